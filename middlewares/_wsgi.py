@@ -1,0 +1,401 @@
+"""The one shared WSGI core: types, header helpers, response interception, end-of-response hooks.
+
+Every middleware that looks at a response goes through :class:`Responder`; none writes its own
+``start_response`` wrapper or closing iterator.  The rules it enforces come from PEP 3333:
+
+* ``close()`` of the wrapped application's iterable is called exactly once, on every path: the
+  body ran out, the body raised, the middleware raised, or the server closed early because the
+  client went away ("If the iterable returned by the application has a close() method, the
+  server or gateway must call that method upon completion of the current request, whether the
+  request was completed normally, or terminated early due to an application error").
+* Nothing here buffers a body: each chunk the application yields is passed on before the next one
+  is asked for ("Middleware Handling of Block Boundaries").
+* When a middleware leaves the body alone and the application returned the server's own
+  ``wsgi.file_wrapper``, the server gets back an instance of that same class, so its sendfile (or
+  waitress's file buffer) path still runs; see :meth:`Responder.wrap_file`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "ExcInfo",
+    "Headers",
+    "Responder",
+    "add_vary",
+    "get_header",
+    "merge_header_list",
+    "remove_header",
+    "set_header",
+]
+
+Headers = list[tuple[str, str]]
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+WriteCallable = Callable[[bytes], object]
+
+
+# --- header lists ----------------------------------------------------------------------------
+# Header names are case-insensitive (RFC 9110 section 5.1); values are left as the app wrote them.
+
+
+def get_header(headers: Headers, name: str) -> str | None:
+    """The value of the first header called ``name`` (any case), or ``None``."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def remove_header(headers: Headers, name: str) -> None:
+    """Remove every header called ``name`` (any case), in place."""
+    name = name.lower()
+    headers[:] = [item for item in headers if item[0].lower() != name]
+
+
+def set_header(headers: Headers, name: str, value: str) -> None:
+    """Replace every header called ``name`` by one ``name: value``, in place."""
+    remove_header(headers, name)
+    headers.append((name, value))
+
+
+def _tokens(value: str) -> list[str]:
+    return [token for token in (part.strip() for part in value.split(",")) if token]
+
+
+def merge_header_list(headers: Headers, name: str, *values: str) -> None:
+    """Merge comma-list tokens into header ``name`` without duplicates, in place.
+
+    RFC 9110 section 5.3 lets a list header be split over several lines; they are folded into
+    one line here.  Tokens compare case-insensitively and keep the spelling first seen.  For
+    ``Vary``, ``*`` absorbs every other member (RFC 9110 section 12.5.5: "*" signals that
+    anything about the request might play a role), so the result is plain ``*``.
+    """
+    lname = name.lower()
+    merged: list[str] = []
+    seen: set[str] = set()
+    first = -1
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == lname:
+            if first < 0:
+                first = index
+            for token in _tokens(value):
+                if token.lower() not in seen:
+                    seen.add(token.lower())
+                    merged.append(token)
+    for value in values:
+        for token in _tokens(value):
+            if token.lower() not in seen:
+                seen.add(token.lower())
+                merged.append(token)
+    if not merged:
+        return
+    if lname == "vary" and "*" in seen:
+        merged = ["*"]
+    line = (headers[first][0] if first >= 0 else name, ", ".join(merged))
+    if first >= 0:
+        headers[:] = [
+            line if i == first else item
+            for i, item in enumerate(headers)
+            if i == first or item[0].lower() != lname
+        ]
+    else:
+        headers.append(line)
+
+
+def add_vary(headers: Headers, *fields: str) -> None:
+    """Merge ``fields`` into the response's ``Vary`` header (see :func:`merge_header_list`)."""
+    merge_header_list(headers, "Vary", *fields)
+
+
+# --- response interception -------------------------------------------------------------------
+
+
+class Responder:
+    """One response passing through a middleware: subclass it, override the hooks, call :meth:`run`.
+
+    A middleware's ``__call__`` creates one responder per request and returns
+    ``responder.run(self.app)``.  The responder hands the application its own ``start_response``
+    and ``write()``; it passes the response on to the server when the application has returned
+    its body (or calls ``write()``, or yields its first chunk, whichever comes first), after the
+    :meth:`start` hook has seen and possibly changed the status and headers.  Deferring to that
+    moment lets :meth:`start` look at the body object: a list of one chunk can be given an exact
+    ``Content-Length``.  PEP 3333 allows this: the server may not send headers before the first
+    non-empty chunk anyway, and ``start_response`` is always called before that chunk goes on.
+
+    Hooks, all optional:
+
+    * :meth:`start`: called with the status, a copy of the headers (a list the hook may change in
+      place) and the body (``None`` when not yet known); returns the status to send.  Set
+      :attr:`filters_body` there to have :meth:`filter` and :meth:`finish` applied.
+    * :meth:`filter`: maps each chunk (also those written with ``write()``) to the chunk to pass
+      on; may return ``b""`` (an empty chunk still goes on, so iteration never blocks).
+    * :meth:`finish`: the bytes to send after the last chunk.
+    * :meth:`end`: called exactly once when the response really ends (the server closed the
+      body, or the application raised).  :attr:`bytes_sent`, :attr:`completed` and
+      :attr:`error` say how it ended.  Exceptions from ``end`` are not swallowed.
+
+    When :attr:`filters_body` is false and the application returned an instance of the server's
+    ``wsgi.file_wrapper``, the server gets a new instance of that class around the same file
+    (see :meth:`wrap_file`): sendfile keeps working and :meth:`end` still runs when the server
+    closes it, with :attr:`bytes_sent` taken from the file's size.
+    """
+
+    #: Set to ``False`` in a subclass that never needs :meth:`end`: when the body is not
+    #: filtered and the response has started by the time the application returns, the
+    #: application's own iterable then goes to the server untouched (zero cost per chunk).
+    watch_end = True
+
+    __slots__ = (
+        "_body_close",
+        "_ended",
+        "_exc_info",
+        "_pending",
+        "_server_start",
+        "_server_write",
+        "bytes_sent",
+        "completed",
+        "environ",
+        "error",
+        "filters_body",
+        "headers",
+        "status",
+    )
+
+    def __init__(self, environ: WSGIEnvironment, start_response: StartResponse) -> None:
+        self.environ = environ
+        self._server_start = start_response
+        self._server_write: WriteCallable | None = None
+        self._pending = False
+        self._ended = False
+        self._exc_info: ExcInfo | None = None
+        self._body_close: Callable[[], object] | None = None
+        self.status = ""
+        self.headers: Headers = []
+        self.filters_body = False
+        self.bytes_sent = 0
+        self.completed = False
+        self.error: BaseException | None = None
+
+    # hooks ------------------------------------------------------------------------------------
+
+    def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
+        """See or change the status and headers before they go to the server."""
+        return status
+
+    def filter(self, chunk: bytes) -> bytes:
+        """Transform one chunk of the body (only when :attr:`filters_body` is set)."""
+        return chunk
+
+    def finish(self) -> bytes:
+        """Bytes to send after the body's last chunk (only when :attr:`filters_body` is set)."""
+        return b""
+
+    def end(self) -> None:
+        """The response has ended; see :attr:`bytes_sent`, :attr:`completed`, :attr:`error`."""
+
+    # the application's side -------------------------------------------------------------------
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> WriteCallable:
+        """The ``start_response`` the wrapped application sees."""
+        if exc_info and exc_info[0] is not None and self._server_write is not None:
+            # Already passed on: the server decides.  It re-raises exc_info if it has sent the
+            # headers (PEP 3333), else it takes the new status and headers, which our hook sees
+            # first.  A middleware that changes the body starts over on the error page.
+            self.status = status
+            self.headers = list(headers)
+            self._exc_info = exc_info
+            self._commit(None)
+            return self.write
+        if exc_info is None and (self._pending or self._server_write is not None):
+            raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")
+        self.status = status
+        self.headers = list(headers)  # the app may reuse its list; never change it in place
+        self._exc_info = exc_info
+        self._pending = True
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy ``write()`` callable (PEP 3333), passed through :meth:`filter`."""
+        if self._pending:
+            self._commit(None)
+        if self._server_write is None:
+            raise RuntimeError("write() called before start_response (PEP 3333)")
+        if self.filters_body:
+            data = self.filter(data)
+        if data:
+            self.bytes_sent += len(data)
+            self._server_write(data)
+
+    def _commit(self, body: Iterable[bytes] | None) -> None:
+        self._pending = False
+        self.filters_body = False
+        status = self.start(self.status, self.headers, body)
+        self.status = status
+        exc_info, self._exc_info = self._exc_info, None
+        if exc_info:
+            self._server_write = self._server_start(status, self.headers, exc_info)
+        else:
+            self._server_write = self._server_start(status, self.headers)
+
+    # running ----------------------------------------------------------------------------------
+
+    def run(self, app: WSGIApplication) -> Iterable[bytes]:
+        """Call ``app`` and return the iterable to hand to the server."""
+        try:
+            body = app(self.environ, self.start_response)
+        except BaseException as exc:
+            self.error = exc
+            self._end()
+            raise
+        self._body_close = getattr(body, "close", None)
+        try:
+            if self._pending:
+                self._commit(body)
+            if not self.filters_body and self._server_write is not None:
+                if not self.watch_end:
+                    self._body_close = None
+                    return body
+                wrapped = self.wrap_file(body)
+                if wrapped is not None:
+                    return wrapped
+        except BaseException as exc:
+            self.error = exc
+            self._close_body()
+            raise
+        return _Body(self, body)
+
+    def wrap_file(self, body: Iterable[bytes]) -> Iterable[bytes] | None:
+        """Re-wrap a ``wsgi.file_wrapper`` body so the server still recognises it, or ``None``.
+
+        The server's wrapper class (wsgiref's and gunicorn's ``FileWrapper`` keep the file as
+        ``filelike``/``blksize``, waitress's ``ReadOnlyFileBasedBuffer`` as ``file``/
+        ``block_size``) is called again around a thin proxy of the same file object.  The proxy
+        passes ``fileno``, ``read``, ``seek`` and ``tell`` through, so sendfile runs as before;
+        its ``close()`` calls the original wrapper's ``close()`` once and then :meth:`end`.
+        """
+        wrapper = self.environ.get("wsgi.file_wrapper")
+        if not isinstance(wrapper, type) or not isinstance(body, wrapper):
+            return None
+        filelike = getattr(body, "filelike", None) or getattr(body, "file", None)
+        blksize = getattr(body, "blksize", None) or getattr(body, "block_size", None) or 8192
+        if filelike is None:
+            return None
+        self.bytes_sent = _remaining(filelike, get_header(self.headers, "Content-Length"))
+        wrapped: Iterable[bytes] = wrapper(_EndingFile(filelike, self), blksize)
+        return wrapped
+
+    def _close_body(self) -> None:
+        """Close the app's body once, then run :meth:`end` once, whatever either raises."""
+        close, self._body_close = self._body_close, None
+        try:
+            if close is not None:
+                close()
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+            raise
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self.end()
+
+
+def _remaining(filelike: Any, content_length: str | None) -> int:
+    """Bytes a file wrapper will send: from the file's position to its end, capped by the length."""
+    try:
+        try:
+            size = os.fstat(filelike.fileno()).st_size - filelike.tell()
+        except (AttributeError, OSError, ValueError):  # no real file descriptor: ask the object
+            here = filelike.tell()
+            size = filelike.seek(0, os.SEEK_END) - here
+            filelike.seek(here)
+    except (AttributeError, OSError, ValueError):
+        size = -1
+    size = int(size)
+    if content_length and content_length.isdigit():
+        return int(content_length) if size < 0 else min(size, int(content_length))
+    return max(size, 0)
+
+
+class _EndingFile:
+    """A file proxy whose ``close()`` closes the original wrapper once, then ends the response."""
+
+    __slots__ = ("_file", "_responder")
+
+    def __init__(self, filelike: IO[bytes], responder: Responder) -> None:
+        self._file = filelike
+        self._responder = responder
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def close(self) -> None:
+        self._responder.completed = True
+        self._responder._close_body()
+
+
+class _Body:
+    """The iterable handed to the server: filters chunks, closes the app's body exactly once."""
+
+    __slots__ = ("_body", "_closed", "_it", "_r", "_tail_sent")
+
+    def __init__(self, responder: Responder, body: Iterable[bytes]) -> None:
+        self._r = responder
+        self._body = body
+        self._it: Iterator[bytes] | None = None
+        self._closed = False
+        self._tail_sent = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        r = self._r
+        if self._closed:
+            raise StopIteration
+        try:
+            if self._it is None:
+                self._it = iter(self._body)
+            chunk = next(self._it)
+        except StopIteration:
+            if r._pending:
+                r._commit(None)
+            if r.filters_body and not self._tail_sent:
+                self._tail_sent = True
+                tail = r.finish()
+                if tail:
+                    r.bytes_sent += len(tail)
+                    return tail
+            r.completed = True
+            raise
+        except BaseException as exc:
+            r.error = exc
+            raise
+        try:
+            if r._pending:
+                r._commit(None)
+            if r.filters_body:
+                chunk = r.filter(chunk)
+        except BaseException as exc:
+            r.error = exc
+            raise
+        r.bytes_sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._r._close_body()

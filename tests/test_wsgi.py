@@ -1,0 +1,412 @@
+"""The shared core: header helpers and Responder, across every body form an app can produce."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from wsgiref.util import FileWrapper
+
+import pytest
+from webtest import TestApp
+
+from middlewares._wsgi import (
+    Headers,
+    Responder,
+    add_vary,
+    get_header,
+    merge_header_list,
+    remove_header,
+    set_header,
+)
+from tests.wsgi_helpers import Body, closes, drive, exc_info_now, make_app
+
+FORMS = ["list", "generator", "write", "file_wrapper"]
+CHUNKS = [b"alpha ", b"beta ", b"gamma"]
+
+
+# --- header helpers --------------------------------------------------------------------------
+
+
+def test_get_header_is_case_insensitive_and_returns_first() -> None:
+    headers: Headers = [("content-TYPE", "text/html"), ("Content-Type", "text/plain")]
+    assert get_header(headers, "Content-Type") == "text/html"
+    assert get_header(headers, "X-Missing") is None
+
+
+def test_set_header_replaces_every_copy() -> None:
+    headers: Headers = [("ETag", '"a"'), ("X", "1"), ("etag", '"b"')]
+    set_header(headers, "ETag", 'W/"a"')
+    assert headers == [("X", "1"), ("ETag", 'W/"a"')]
+
+
+def test_remove_header_removes_every_copy_in_place() -> None:
+    headers: Headers = [("Content-Length", "3"), ("X", "1"), ("content-length", "4")]
+    alias = headers
+    remove_header(headers, "CONTENT-LENGTH")
+    assert alias == [("X", "1")]
+
+
+@pytest.mark.parametrize(
+    ("before", "add", "after"),
+    [
+        pytest.param([], ("Accept-Encoding",), [("Vary", "Accept-Encoding")], id="new"),
+        pytest.param(
+            [("Vary", "Origin")],
+            ("accept-encoding",),
+            [("Vary", "Origin, accept-encoding")],
+            id="append",
+        ),
+        pytest.param(
+            [("vary", "Accept-Encoding")],
+            ("Accept-Encoding",),
+            [("vary", "Accept-Encoding")],
+            id="no-duplicate-any-case",
+        ),
+        pytest.param(
+            [("Vary", "Origin"), ("X", "1"), ("Vary", "Cookie, origin")],
+            ("Accept-Encoding",),
+            [("Vary", "Origin, Cookie, Accept-Encoding"), ("X", "1")],
+            id="folds-split-lines",
+        ),
+        pytest.param([("Vary", "*")], ("Origin",), [("Vary", "*")], id="star-absorbs-new"),
+        pytest.param([("Vary", "Origin")], ("*",), [("Vary", "*")], id="star-absorbs-old"),
+        pytest.param([("Vary", " , ,")], ("Origin",), [("Vary", "Origin")], id="empty-tokens"),
+        pytest.param(
+            [],
+            ("Origin, Access-Control-Request-Method",),
+            [("Vary", "Origin, Access-Control-Request-Method")],
+            id="comma-list-arg",
+        ),
+    ],
+)
+def test_add_vary(before: Headers, add: tuple[str, ...], after: Headers) -> None:
+    headers = list(before)
+    add_vary(headers, *add)
+    assert headers == after
+
+
+def test_merge_header_list_star_is_only_special_for_vary() -> None:
+    headers: Headers = [("Access-Control-Expose-Headers", "*")]
+    merge_header_list(headers, "Access-Control-Expose-Headers", "X-Id")
+    assert headers == [("Access-Control-Expose-Headers", "*, X-Id")]
+
+
+# --- Responder -------------------------------------------------------------------------------
+
+
+class Upper(Responder):
+    """Changes headers and body: upper-cases every chunk and appends ``!``."""
+
+    ended = 0
+
+    def start(self, status: str, headers: Headers, body: Any) -> str:
+        remove_header(headers, "Content-Length")
+        headers.append(("X-Upper", "yes"))
+        self.filters_body = True
+        return status
+
+    def filter(self, chunk: bytes) -> bytes:
+        return chunk.upper()
+
+    def finish(self) -> bytes:
+        return b"!"
+
+    def end(self) -> None:
+        type(self).ended += 1
+
+
+class Observer(Responder):
+    """Leaves the body alone and records how the response ended."""
+
+    log: ClassVar[list[tuple[str, int, bool, str | None]]] = []
+
+    def end(self) -> None:
+        err = type(self.error).__name__ if self.error else None
+        self.log.append((self.status, self.bytes_sent, self.completed, err))
+
+
+def middleware(responder_cls: type[Responder]) -> Any:
+    def wrap(app: Any) -> Any:
+        def mw(environ: Any, start_response: Any) -> Any:
+            return responder_cls(environ, start_response).run(app)
+
+        return mw
+
+    return wrap
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    Upper.ended = 0
+    Observer.log = []
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_filtering_each_form_closes_once(form: str) -> None:
+    app, record = make_app(form, CHUNKS)
+    result = drive(middleware(Upper)(app))
+    assert result.status == "200 OK"
+    assert ("X-Upper", "yes") in result.headers
+    assert result.body == b"ALPHA BETA GAMMA!"
+    assert closes(record) == 1
+    assert Upper.ended == 1
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_observing_each_form_closes_once_and_counts_bytes(form: str) -> None:
+    app, record = make_app(form, CHUNKS)
+    result = drive(middleware(Observer)(app))
+    assert result.body == b"alpha beta gamma"
+    assert closes(record) == 1
+    assert Observer.log == [("200 OK", 16, True, None)]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_webtest_lint_accepts_each_form(form: str) -> None:
+    app, record = make_app(form, CHUNKS)
+    test_app = TestApp(
+        middleware(Upper)(middleware(Observer)(app)),
+        extra_environ={"wsgi.file_wrapper": FileWrapper},
+    )
+    response = test_app.get("/")
+    assert response.body == b"ALPHA BETA GAMMA!"
+    assert closes(record) == 1
+
+
+def test_file_wrapper_identity_is_kept_when_body_untouched() -> None:
+    app, record = make_app("file_wrapper", CHUNKS)
+    result = drive(middleware(Observer)(app), validate=False)
+    assert type(result.server_body) is FileWrapper
+    assert result.server_body is not record["body"]  # a new wrapper around the same file
+    assert result.body == b"alpha beta gamma"
+    assert record["file"].close_calls == 1
+    assert Observer.log == [("200 OK", 16, True, None)]
+
+
+def test_file_wrapper_is_iterated_when_body_filtered() -> None:
+    app, record = make_app("file_wrapper", CHUNKS)
+    result = drive(middleware(Upper)(app), validate=False)
+    assert type(result.server_body) is not FileWrapper
+    assert result.body == b"ALPHA BETA GAMMA!"
+    assert record["file"].close_calls == 1
+
+
+def test_generator_raising_midway_closes_once_and_reports_error() -> None:
+    body = Body(CHUNKS, raise_at=1)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    with pytest.raises(ValueError, match="boom while iterating"):
+        drive(middleware(Observer)(app))
+    assert body.closed == 1
+    assert Observer.log == [("200 OK", 6, False, "ValueError")]
+
+
+def test_close_that_raises_is_called_once_and_propagates() -> None:
+    body = Body(CHUNKS, close_raises=True)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    with pytest.raises(OSError, match="boom in close"):
+        drive(middleware(Upper)(middleware(Observer)(app)))
+    assert body.closed == 1
+    assert Upper.ended == 1
+    assert Observer.log == [("200 OK", 16, True, "OSError")]
+
+
+def test_app_raising_before_start_response_ends_once() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        raise KeyError("before")
+
+    with pytest.raises(KeyError):
+        drive(middleware(Observer)(app))
+    assert Observer.log == [("", 0, False, "KeyError")]
+
+
+def test_middleware_hook_raising_closes_body_once() -> None:
+    class Broken(Responder):
+        def start(self, status: str, headers: Headers, body: Any) -> str:
+            raise RuntimeError("hook broke")
+
+    app, record = make_app("list", CHUNKS)
+    with pytest.raises(RuntimeError, match="hook broke"):
+        drive(middleware(Broken)(app))
+    assert closes(record) == 1
+
+
+def test_middleware_hook_raising_at_first_chunk_closes_body_once() -> None:
+    class Broken(Responder):
+        def start(self, status: str, headers: Headers, body: Any) -> str:
+            raise RuntimeError("hook broke")
+
+    app, record = make_app("generator", CHUNKS)
+    with pytest.raises(RuntimeError, match="hook broke"):
+        drive(middleware(Broken)(app))
+    assert closes(record) == 1
+
+
+def test_filter_raising_closes_body_once() -> None:
+    class Broken(Upper):
+        def filter(self, chunk: bytes) -> bytes:
+            raise RuntimeError("codec broke")
+
+    app, record = make_app("list", CHUNKS)
+    with pytest.raises(RuntimeError, match="codec broke"):
+        drive(middleware(Broken)(app))
+    assert closes(record) == 1
+
+
+@pytest.mark.parametrize("form", ["list", "generator", "file_wrapper"])
+def test_client_disconnect_closes_once_and_is_not_completed(form: str) -> None:
+    app, record = make_app(form, CHUNKS)
+    drive(middleware(Observer)(app), stop_after=1, validate=form != "file_wrapper")
+    assert closes(record) == 1
+    status, sent, completed, error = Observer.log[0]
+    assert (status, error) == ("200 OK", None)
+    if form != "file_wrapper":  # a file wrapper's size comes from the file (sendfile is opaque)
+        assert (sent, completed) == (6, False)
+
+
+def test_exc_info_before_body_replaces_status_and_headers() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-First", "1")])
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain")],
+            exc_info_now(ValueError("late")),
+        )
+        return Body([b"error page"])
+
+    result = drive(middleware(Upper)(app))
+    assert result.status == "500 Internal Server Error"
+    assert get_header(result.headers, "X-First") is None
+    assert result.body == b"ERROR PAGE!"
+
+
+def test_exc_info_after_headers_sent_reraises_in_the_app() -> None:
+    seen: list[str] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial")
+        try:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                exc_info_now(ValueError("after")),
+            )
+        except ValueError as exc:
+            seen.append(str(exc))
+            raise
+        return []  # pragma: no cover - start_response raised
+
+    with pytest.raises(ValueError, match="after"):
+        drive(middleware(Observer)(app))
+    assert seen == ["after"]
+    assert Observer.log[0][3] == "ValueError"
+
+
+def test_exc_info_after_commit_before_body_reaches_server_and_hook() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b""
+        start_response(
+            "503 Service Unavailable",
+            [("Content-Type", "text/plain")],
+            exc_info_now(ValueError("x")),
+        )
+        yield b"down"
+
+    result = drive(middleware(Upper)(app))
+    assert result.status == "503 Service Unavailable"
+    assert ("X-Upper", "yes") in result.headers
+    assert result.body == b"DOWN!"
+
+
+def test_second_start_response_without_exc_info_is_an_error() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+        return []
+
+    with pytest.raises(RuntimeError, match="second time"):
+        middleware(Observer)(app)({}, lambda s, h, e=None: None)
+
+
+def test_app_header_list_is_not_mutated() -> None:
+    shared = [("Content-Type", "text/plain"), ("Content-Length", "5")]
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", shared)
+        return [b"hello"]
+
+    drive(middleware(Upper)(app))
+    assert shared == [("Content-Type", "text/plain"), ("Content-Length", "5")]
+
+
+def test_start_sees_list_body_when_started_before_return() -> None:
+    seen: list[Any] = []
+
+    class Peek(Responder):
+        def start(self, status: str, headers: Headers, body: Any) -> str:
+            seen.append(body)
+            return status
+
+    app, record = make_app("list", CHUNKS)
+    drive(middleware(Peek)(app))
+    assert seen == [record["body"]]
+    app, record = make_app("generator", CHUNKS)
+    drive(middleware(Peek)(app))
+    assert seen[1] is None  # a generator starts the response lazily: body not known yet
+
+
+def test_watch_end_false_passes_body_through_untouched() -> None:
+    class HeadersOnly(Responder):
+        watch_end = False
+
+        def start(self, status: str, headers: Headers, body: Any) -> str:
+            headers.append(("X-Seen", "1"))
+            return status
+
+    app, record = make_app("list", CHUNKS)
+    result = drive(middleware(HeadersOnly)(app), validate=False)
+    assert result.server_body is record["body"]
+    assert ("X-Seen", "1") in result.headers
+    assert closes(record) == 1
+    app, record = make_app("generator", CHUNKS)
+    result = drive(middleware(HeadersOnly)(app))
+    assert ("X-Seen", "1") in result.headers
+    assert closes(record) == 1
+
+
+def test_empty_body_still_starts_response_and_sends_tail() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        def gen() -> Any:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return
+            yield  # pragma: no cover
+
+        return gen()
+
+    result = drive(middleware(Upper)(app))
+    assert result.status == "200 OK"
+    assert result.body == b"!"
+
+
+def test_empty_chunks_are_passed_on_not_swallowed() -> None:
+    chunks: list[bytes] = []
+
+    class Swallow(Upper):
+        def filter(self, chunk: bytes) -> bytes:
+            return b""
+
+    app, _ = make_app("generator", CHUNKS)
+    body = middleware(Swallow)(app)(
+        {"wsgi.file_wrapper": FileWrapper}, lambda s, h, e=None: chunks.append
+    )
+    pieces = list(body)
+    body.close()
+    assert pieces == [b"", b"", b"", b"!"]  # one piece per app chunk: iteration never blocks
