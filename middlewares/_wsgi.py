@@ -17,6 +17,7 @@ Every middleware that looks at a response goes through :class:`Responder`; none 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -30,6 +31,7 @@ __all__ = [
     "Headers",
     "Responder",
     "add_vary",
+    "choose_encoding",
     "get_header",
     "merge_header_list",
     "remove_header",
@@ -113,6 +115,58 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
 def add_vary(headers: Headers, *fields: str) -> None:
     """Merge ``fields`` into the response's ``Vary`` header (see :func:`merge_header_list`)."""
     merge_header_list(headers, "Vary", *fields)
+
+
+# --- content negotiation ---------------------------------------------------------------------
+
+
+def _qvalue(params: list[str]) -> float | None:
+    """The ``q`` weight of one list member (RFC 9110 section 12.4.2), ``None`` if malformed."""
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            value = value.strip()
+            # qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+            if not value or len(value) > 5 or value[0] not in "01":
+                return None
+            try:
+                q = float(value)
+            except ValueError:
+                return None
+            return q if 0.0 <= q <= 1.0 else None
+    return 1.0
+
+
+@functools.lru_cache(maxsize=512)
+def choose_encoding(accept_encoding: str | None, offered: tuple[str, ...]) -> str | None:
+    """The content coding to use from ``offered`` (server preference order), or ``None`` (identity).
+
+    RFC 9110 section 12.5.3: codings compare case-insensitively; ``q=0`` means "not acceptable"
+    (so ``gzip;q=0`` never gets gzip); ``*`` stands for every coding not named; among equal
+    weights the server's order wins.  A request without the header gets identity: the RFC lets
+    a server pick any coding then, but clients that omit it are the ones that cannot decode.
+    A malformed member (a bad ``q``) is ignored, not an error.  Results are cached per header
+    value (bounded), since browsers send a handful of distinct values.
+    """
+    if not accept_encoding:
+        return None
+    weights: dict[str, float] = {}
+    for member in accept_encoding.split(","):
+        coding, *params = member.split(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        q = _qvalue(params)
+        if q is not None and coding not in weights:
+            weights[coding] = q
+    star = weights.get("*", 0.0)
+    best: str | None = None
+    best_q = 0.0
+    for coding in offered:
+        q = weights.get(coding.lower(), star)
+        if q > best_q:
+            best, best_q = coding, q
+    return best
 
 
 # --- response interception -------------------------------------------------------------------

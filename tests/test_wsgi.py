@@ -12,6 +12,7 @@ from middlewares._wsgi import (
     Headers,
     Responder,
     add_vary,
+    choose_encoding,
     get_header,
     merge_header_list,
     remove_header,
@@ -410,3 +411,35 @@ def test_empty_chunks_are_passed_on_not_swallowed() -> None:
     pieces = list(body)
     body.close()
     assert pieces == [b"", b"", b"", b"!"]  # one piece per app chunk: iteration never blocks
+
+
+# --- content negotiation ---------------------------------------------------------------------
+
+OFFER = ("br", "gzip")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(None, None, id="absent"),
+        pytest.param("", None, id="empty"),
+        pytest.param("gzip", "gzip", id="gzip"),
+        pytest.param("gzip, deflate, br", "br", id="server-order-on-tie"),
+        pytest.param("gzip;q=1.0, br;q=0.5", "gzip", id="client-weight-wins"),
+        pytest.param("br;q=0, gzip", "gzip", id="q0-excludes"),
+        pytest.param("gzip;q=0", None, id="only-refused"),
+        pytest.param("*", "br", id="star"),
+        pytest.param("*;q=0.1, br;q=0", "gzip", id="star-covers-unnamed-only"),
+        pytest.param("GZIP", "gzip", id="case"),
+        pytest.param("  gzip ;  q=0.5 ,br ; q=0.4", "gzip", id="whitespace"),
+        pytest.param("identity", None, id="identity-only"),
+        pytest.param("gzip;q=2", None, id="q-out-of-range-ignored"),
+        pytest.param("gzip;q=abc, br", "br", id="q-garbage-ignored"),
+        pytest.param("gzip;q=0.0001", None, id="q-too-many-digits"),
+        pytest.param(",,;;,=", None, id="garbage"),
+        pytest.param("gzip;q=0, gzip;q=1", None, id="first-mention-counts"),
+        pytest.param("x-gzip, compress", None, id="unoffered"),
+    ],
+)
+def test_choose_encoding(header: str | None, expected: str | None) -> None:
+    assert choose_encoding(header, OFFER) == expected
