@@ -1,0 +1,287 @@
+"""Compress: gzip, br and zstd response compression that never breaks a stream."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from middlewares._codecs import Codec, Encoder, make_codec
+from middlewares._wsgi import (
+    Headers,
+    Responder,
+    add_vary,
+    choose_encoding,
+    remove_header,
+    set_header,
+)
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["DEFAULT_MIMETYPES", "Compress"]
+
+#: Media types worth compressing: text, and the structured text formats served as
+#: ``application/*``.  ``type/*`` matches every subtype, ``type/*+suffix`` every subtype with
+#: that structured-syntax suffix (RFC 6838 section 4.2.8).
+DEFAULT_MIMETYPES: tuple[str, ...] = (
+    "text/*",
+    "application/json",
+    "application/*+json",
+    "application/x-ndjson",
+    "application/javascript",
+    "application/x-javascript",
+    "application/ecmascript",
+    "application/xml",
+    "application/*+xml",
+    "application/wasm",
+    "application/yaml",
+    "application/toml",
+    "application/vnd.ms-fontobject",
+    "image/svg+xml",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+    "image/bmp",
+    "font/ttf",
+    "font/otf",
+)
+
+_CODINGS = ("br", "gzip", "zstd")
+_STREAMING = ("flush", "batch", "off")
+_PAD_RANGE = 257  # 0-256 bytes: a brotli metadata block holds up to 256 in one length byte
+
+
+def _int_option(name: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _media_patterns(mimetypes: Iterable[str]) -> tuple[frozenset[str], ...]:
+    if isinstance(mimetypes, str) or not isinstance(mimetypes, Iterable):
+        raise TypeError("mimetypes must be a list of media types such as ['text/*']")
+    exact: set[str] = set()
+    majors: set[str] = set()
+    suffixed: set[str] = set()
+    for pattern in mimetypes:
+        if not isinstance(pattern, str):
+            raise TypeError(f"mimetypes entries must be str, got {pattern!r}")
+        major, slash, minor = pattern.strip().lower().partition("/")
+        if not slash or not major or not minor or "*" in major or ";" in minor:
+            raise ValueError(f"mimetypes entry {pattern!r} is not 'type/subtype' or 'type/*'")
+        if minor == "*":
+            majors.add(major)
+        elif minor.startswith("*+") and "*" not in minor[1:]:
+            suffixed.add(f"{major}/{minor[1:]}")  # "application/+json"
+        elif "*" in minor:
+            raise ValueError(f"mimetypes entry {pattern!r}: '*' only as 'type/*' or 'type/*+x'")
+        else:
+            exact.add(f"{major}/{minor}")
+    return frozenset(exact), frozenset(majors), frozenset(suffixed)
+
+
+class Compress:
+    """Compress responses with br, gzip or zstd, as the client's ``Accept-Encoding`` allows.
+
+    Bodies the app returns whole (a list of chunks) are compressed in one call and get an exact
+    ``Content-Length``; streamed bodies are compressed chunk by chunk and flushed after each
+    chunk, so server-sent events and long polls arrive as the app yields them, in O(chunk)
+    memory.  ``Vary: Accept-Encoding`` goes on every response of a compressible type, and a
+    strong ``ETag`` becomes weak on compressed ones.
+
+    Security: compressing a response that mixes a secret (a CSRF token, a session-bound value)
+    with text an attacker can inject lets an attacker who sees the encrypted length recover the
+    secret (BREACH).  ``breach_padding=True`` only makes that slower; see the docs for what
+    protects such pages.
+
+    Usage::
+
+        app = Compress(app, encodings=("br", "gzip"), min_size=500)
+
+    :param app: the WSGI application to wrap.
+    :param encodings: the codings offered, in server preference (wins among equal client
+        q-values): any of ``"br"``, ``"gzip"``, ``"zstd"``.  ``"zstd"`` needs a zstd codec
+        (``wsgi-middlewares[zstd]`` or Python 3.14+), else ``ValueError``.
+    :param min_size: bodies whose length is known and smaller than this many bytes are sent
+        as they are (compression would not pay for its headers).
+    :param gzip_level: zlib level, 1 (fast) to 9 (small).
+    :param brotli_quality: brotli quality, 0 (fast) to 11 (small).
+    :param zstd_level: zstd level, 1 to 19 (higher levels need windows over the 8 MB that
+        RFC 9659 lets clients refuse).
+    :param mimetypes: the media types to compress: ``"type/subtype"``, ``"type/*"`` or
+        ``"type/*+suffix"`` patterns; default :data:`DEFAULT_MIMETYPES`.
+    :param streaming: for streamed bodies: ``"flush"`` flushes after every chunk the app
+        yields; ``"batch"`` lets the codec emit when its buffer fills (better ratio, later
+        bytes); ``"off"`` sends streamed bodies uncompressed.  ``text/event-stream`` is always
+        flushed (under ``"off"``, sent uncompressed).
+    :param breach_padding: add 0-256 random bytes, which every decoder skips, to each
+        compressed response (gzip and br only; ``ValueError`` with ``"zstd"``).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        encodings: Iterable[str] = ("br", "gzip"),
+        min_size: int = 500,
+        gzip_level: int = 6,
+        brotli_quality: int = 4,
+        zstd_level: int = 3,
+        mimetypes: Iterable[str] = DEFAULT_MIMETYPES,
+        streaming: str = "flush",
+        breach_padding: bool = False,
+    ) -> None:
+        self.app = app
+        if isinstance(encodings, str) or not isinstance(encodings, Iterable):
+            raise TypeError("encodings must be a tuple of codings such as ('br', 'gzip')")
+        names = tuple(str(name).strip().lower() for name in encodings)
+        if not names or len(set(names)) != len(names) or not set(names) <= set(_CODINGS):
+            raise ValueError(f"encodings must name distinct codings among {_CODINGS}: {names}")
+        self.min_size = _int_option("min_size", min_size, 0, 2**63)
+        levels = {
+            "gzip_level": _int_option("gzip_level", gzip_level, 1, 9),
+            "brotli_quality": _int_option("brotli_quality", brotli_quality, 0, 11),
+            "zstd_level": _int_option("zstd_level", zstd_level, 1, 19),
+        }
+        if streaming not in _STREAMING:
+            raise ValueError(f"streaming must be one of {_STREAMING}, got {streaming!r}")
+        if not isinstance(breach_padding, bool):
+            raise TypeError("breach_padding must be True or False")
+        if breach_padding and "zstd" in names:
+            raise ValueError(
+                "breach_padding=True pads gzip and br only; remove 'zstd' from encodings"
+            )
+        self._codecs: dict[str, Codec] = {name: make_codec(name, **levels) for name in names}
+        self._encodings = names
+        self._exact, self._majors, self._suffixed = _media_patterns(mimetypes)
+        self._min = max(self.min_size, 1)  # an empty body never gains from compression
+        self._streaming = streaming
+        self._padding = breach_padding
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return _Compressing(self, environ, start_response).run(self.app)
+
+    def compressible(self, content_type: str) -> bool:
+        """Whether a response of ``content_type`` (parameters allowed) is one to compress."""
+        media = content_type.partition(";")[0].strip().lower()
+        if media in self._exact:
+            return True
+        major, _, minor = media.partition("/")
+        if major in self._majors:
+            return True
+        plus = minor.rfind("+")
+        return plus >= 0 and f"{major}/{minor[plus:]}" in self._suffixed
+
+    def _pad(self) -> int | None:
+        return secrets.randbelow(_PAD_RANGE) if self._padding else None
+
+
+def _no_transform(cache_control: str) -> bool:
+    # RFC 9111 section 5.2.1.6 / 5.2.2.6: an intermediary must not change the content coding.
+    return any(
+        part.partition("=")[0].strip() == "no-transform"
+        for part in cache_control.lower().split(",")
+    )
+
+
+class _Compressing(Responder):
+    """One response through :class:`Compress`: decides in :meth:`start`, then compresses."""
+
+    watch_end = False  # an untouched body goes to the server as the app returned it
+    __slots__ = ("_encoder", "_flush", "_mw", "_whole")
+
+    def __init__(self, mw: Compress, environ: WSGIEnvironment, start: StartResponse) -> None:
+        super().__init__(environ, start)
+        self._mw = mw
+        self._encoder: Encoder | None = None
+        self._whole = b""
+        self._flush = True
+
+    def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
+        self._encoder = None  # start() runs again if the app restarts with exc_info
+        self._whole = b""
+        ctype = cenc = crange = clen = etag = None
+        cache_control = ""
+        for name, value in headers:
+            key = name.lower()
+            if key == "content-type":
+                ctype = value
+            elif key == "content-encoding":
+                cenc = value
+            elif key == "content-range":
+                crange = value
+            elif key == "content-length":
+                clen = value.strip()
+            elif key == "etag":
+                etag = value.strip()
+            elif key == "cache-control":
+                cache_control += "," + value
+        mw = self._mw
+        # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
+        if ctype is None or status[0] == "1" or status[:3] == "204" or not mw.compressible(ctype):
+            return status
+        # The same URL may be compressed for another client, so caches must key on the header
+        # (RFC 9110 section 12.5.5), also on 304 (section 15.4.5) and uncompressed responses.
+        add_vary(headers, "Accept-Encoding")
+        if (
+            status[:3] in ("304", "206")  # 206 and Content-Range: ranges of identity bytes
+            or crange is not None
+            or (cenc is not None and cenc.strip())
+            or (cache_control and _no_transform(cache_control))
+        ):
+            return status
+        coding = choose_encoding(self.environ.get("HTTP_ACCEPT_ENCODING"), mw._encodings)
+        if coding is None:
+            return status
+        codec = mw._codecs[coding]
+        head = self.environ.get("REQUEST_METHOD") == "HEAD"
+        whole: bytes | None = None
+        if isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
+            whole = b"".join(body)
+            if head and not whole:
+                whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
+        if whole is not None:
+            if len(whole) < mw._min:
+                return status
+            compressed = codec.whole(whole, mw._pad())
+            if len(compressed) >= len(whole):
+                return status  # incompressible: the identity body is the smaller one
+            set_header(headers, "Content-Length", str(len(compressed)))
+            self._whole = b"" if head else compressed
+        else:
+            length = int(clen) if clen is not None and clen.isdigit() else None
+            if length is not None and length < mw._min:
+                return status
+            event_stream = ctype.partition(";")[0].strip().lower() == "text/event-stream"
+            if head:
+                if length is None or mw._streaming == "off":
+                    return status  # a GET might or might not compress: claim nothing
+            elif mw._streaming == "off":
+                return status
+            else:
+                self._encoder = codec.stream(mw._pad())
+                self._flush = event_stream or mw._streaming == "flush"
+            # The compressed length is not known before the body is: none beats a wrong one.
+            remove_header(headers, "Content-Length")
+        set_header(headers, "Content-Encoding", coding)
+        # A compressed representation is not byte-identical (RFC 9110 section 8.8.1), and
+        # byte ranges of it are not offered.
+        if etag and not etag.startswith("W/"):
+            set_header(headers, "ETag", "W/" + etag)
+        remove_header(headers, "Accept-Ranges")
+        self.filters_body = True
+        return status
+
+    def filter(self, chunk: bytes) -> bytes:
+        encoder = self._encoder
+        if encoder is None:  # a whole body (sent at its first chunk) or HEAD (nothing)
+            out, self._whole = self._whole, b""
+            return out
+        if not chunk:
+            return b""  # an empty chunk carries no data: no flush marker for it
+        return encoder.sync(chunk) if self._flush else encoder.compress(chunk)
+
+    def finish(self) -> bytes:
+        return self._encoder.finish() if self._encoder is not None else b""

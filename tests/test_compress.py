@@ -1,0 +1,528 @@
+"""Compress: negotiation, skip rules, headers, streaming, HEAD, close(), BREACH padding."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.util import FileWrapper, setup_testing_defaults
+from wsgiref.validate import validator
+
+import brotli
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from middlewares import _codecs
+from middlewares.compress import Compress
+from tests.wsgi_helpers import Body, closes, drive, make_app
+
+PAGE = b"<html><body>" + b"<p>Hello, compressible world!</p>\n" * 100 + b"</body></html>"
+HTML = [("Content-Type", "text/html; charset=utf-8")]
+
+
+def zstd_decompressor() -> Any:
+    binding = _codecs.zstd_module()
+    assert binding is not None
+    kind, module = binding
+    if kind == "stdlib":
+        return module.ZstdDecompressor()
+    return module.ZstdDecompressor().decompressobj()
+
+
+def decoder(coding: str) -> Callable[[bytes], bytes]:
+    """An incremental decoder: call it with each piece, get the bytes decoded so far."""
+    if coding == "gzip":
+        return zlib.decompressobj(31).decompress
+    if coding == "br":
+        return brotli.Decompressor().process  # type: ignore[no-any-return]
+    return zstd_decompressor().decompress  # type: ignore[no-any-return]
+
+
+def decode(coding: str | None, data: bytes) -> bytes:
+    return data if coding is None else decoder(coding)(data)
+
+
+def header(result: Any, name: str) -> str | None:
+    values = [v for k, v in result.headers if k.lower() == name.lower()]
+    assert len(values) <= 1, f"{name} repeated: {values}"
+    return values[0] if values else None
+
+
+def env(accept: str | None = "gzip, deflate, br", method: str = "GET") -> dict[str, Any]:
+    environ: dict[str, Any] = {"REQUEST_METHOD": method}
+    if accept is not None:
+        environ["HTTP_ACCEPT_ENCODING"] = accept
+    return environ
+
+
+def static(body: Iterable[bytes], headers: list[tuple[str, str]], status: str = "200 OK") -> Any:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        start_response(status, list(headers))
+        return body
+
+    return app
+
+
+def pieces(app: Any, environ: dict[str, Any]) -> tuple[list[tuple[str, str]], list[bytes]]:
+    """Run ``app`` through the validator; return the headers and each chunk as the server saw it."""
+    environment: dict[str, Any] = {"wsgi.file_wrapper": FileWrapper, "QUERY_STRING": ""}
+    setup_testing_defaults(environment)
+    environment.update(environ)
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen["headers"] = headers
+        return lambda data: None
+
+    body = validator(app)(environment, start_response)
+    try:
+        out = list(body)
+    finally:
+        body.close()
+    return seen["headers"], out
+
+
+# --- negotiation -----------------------------------------------------------------------------
+
+ALL = ("br", "gzip", "zstd")
+
+
+@pytest.mark.parametrize(
+    ("accept", "encodings", "expected"),
+    [
+        pytest.param("gzip", ALL, "gzip", id="gzip"),
+        pytest.param("br", ALL, "br", id="br"),
+        pytest.param("zstd", ALL, "zstd", id="zstd"),
+        pytest.param("gzip, br", ("br", "gzip"), "br", id="server-order-br"),
+        pytest.param("gzip, br", ("gzip", "br"), "gzip", id="server-order-gzip"),
+        pytest.param("br;q=0.5, gzip", ALL, "gzip", id="q-prefers-gzip"),
+        pytest.param("br;q=0.001, gzip;q=0.002", ALL, "gzip", id="tiny-q"),
+        pytest.param("gzip;q=0", ("gzip",), None, id="gzip-q0"),
+        pytest.param("gzip;q=0, br", ("gzip",), None, id="gzip-q0-br-not-offered"),
+        pytest.param("gzip;q=0, *", ("gzip", "br"), "br", id="star-but-not-gzip"),
+        pytest.param("*", ("br", "gzip"), "br", id="star"),
+        pytest.param("*;q=0", ALL, None, id="star-q0"),
+        pytest.param("*, br;q=0", ("br", "gzip"), "gzip", id="star-minus-br"),
+        pytest.param("identity", ALL, None, id="identity"),
+        pytest.param("", ALL, None, id="empty"),
+        pytest.param(None, ALL, None, id="absent"),
+        pytest.param("GZIP", ALL, "gzip", id="upper-case"),
+        pytest.param("  gzip ;  q=0.5 ,  ", ALL, "gzip", id="whitespace"),
+        pytest.param("gzip;q=abc", ALL, None, id="bad-q-ignored"),
+        pytest.param("gzip;q=1.5", ALL, None, id="q-out-of-range"),
+        pytest.param("deflate, compress", ALL, None, id="not-offered"),
+        pytest.param(",,;;=,\x00garbage;q=", ALL, None, id="garbage"),
+    ],
+)
+def test_negotiation(accept: str | None, encodings: tuple[str, ...], expected: str | None) -> None:
+    app = Compress(static([PAGE], HTML), encodings=encodings)
+    result = drive(app, environ=env(accept))
+    assert result.status == "200 OK"
+    assert header(result, "Content-Encoding") == expected
+    assert decode(expected, result.body) == PAGE
+    assert header(result, "Vary") == "Accept-Encoding"
+
+
+# --- when not to compress --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        pytest.param("204 No Content", HTML, [], id="204"),
+        pytest.param("304 Not Modified", HTML, [], id="304"),
+        pytest.param(
+            "206 Partial Content", [*HTML, ("Content-Range", "bytes 0-99/9999")], [PAGE], id="206"
+        ),
+        pytest.param("200 OK", [*HTML, ("Content-Range", "bytes */10")], [PAGE], id="range"),
+        pytest.param("200 OK", [*HTML, ("Content-Encoding", "gzip")], [PAGE], id="encoded"),
+        pytest.param(
+            "200 OK", [*HTML, ("Cache-Control", "public, No-Transform")], [PAGE], id="no-transform"
+        ),
+        pytest.param(
+            "200 OK",
+            [*HTML, ("Cache-Control", "max-age=60"), ("Cache-Control", "no-transform")],
+            [PAGE],
+            id="no-transform-second-line",
+        ),
+        pytest.param("200 OK", [("Content-Type", "image/png")], [PAGE], id="type"),
+        pytest.param("200 OK", [], [PAGE], id="no-type"),
+        pytest.param("200 OK", HTML, [b"x" * 499], id="below-min-size-list"),
+        pytest.param("200 OK", HTML, [b""], id="empty-list-of-one"),
+        pytest.param("200 OK", HTML, [], id="empty-list"),
+        pytest.param("200 OK", HTML, [os.urandom(2000)], id="incompressible"),
+    ],
+)
+def test_left_alone(status: str, headers: list[tuple[str, str]], body: list[bytes]) -> None:
+    length = str(sum(map(len, body)))
+    if status[:3] not in ("204", "304"):
+        headers = [*headers, ("Content-Length", length)]
+    # wsgiref.validate rejects a Content-Type on 204/304 (which apps still send) and a response
+    # without one (which HTTP allows): those run unvalidated, to show Compress leaves them alone.
+    validate = status[:3] not in ("204", "304") and any(k == "Content-Type" for k, _ in headers)
+    result = drive(Compress(static(body, headers, status)), environ=env(), validate=validate)
+    assert result.status == status
+    assert header(result, "Content-Encoding") == dict((k.lower(), v) for k, v in headers).get(
+        "content-encoding"
+    )
+    assert result.body == b"".join(body)
+    assert header(result, "Content-Length") == (None if status[:3] in ("204", "304") else length)
+
+
+def test_streamed_body_with_small_content_length_left_alone() -> None:
+    app, record = make_app("generator", [b"tiny"], headers=[*HTML, ("Content-Length", "4")])
+    result = drive(Compress(app), environ=env())
+    assert header(result, "Content-Encoding") is None
+    assert header(result, "Content-Length") == "4"
+    assert result.body == b"tiny"
+    assert closes(record) == 1
+
+
+def test_min_size_zero_compresses_small_bodies() -> None:
+    result = drive(Compress(static([b"a" * 100], HTML), min_size=0), environ=env("gzip"))
+    assert header(result, "Content-Encoding") == "gzip"
+    assert decode("gzip", result.body) == b"a" * 100
+
+
+@pytest.mark.parametrize(
+    ("content_type", "patterns", "expected"),
+    [
+        pytest.param("text/html; charset=utf-8", None, True, id="text-star"),
+        pytest.param("TEXT/CSS", None, True, id="case"),
+        pytest.param("application/problem+json", None, True, id="plus-json"),
+        pytest.param("application/atom+xml", None, True, id="plus-xml"),
+        pytest.param("image/svg+xml", None, True, id="svg"),
+        pytest.param("application/wasm", None, True, id="wasm"),
+        pytest.param("image/png", None, False, id="png"),
+        pytest.param("application/octet-stream", None, False, id="octet"),
+        pytest.param("application/json", ["text/*"], False, id="custom-excludes"),
+        pytest.param("application/x-custom", ["application/x-custom"], True, id="custom"),
+        pytest.param("garbage", None, False, id="garbage"),
+    ],
+)
+def test_mimetypes(content_type: str, patterns: list[str] | None, expected: bool) -> None:
+    mw = Compress(static([], []), **({"mimetypes": patterns} if patterns else {}))
+    assert mw.compressible(content_type) is expected
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vary", "accept", "expected"),
+    [
+        pytest.param(None, None, "Accept-Encoding", id="uncompressed"),
+        pytest.param(None, "gzip", "Accept-Encoding", id="compressed"),
+        pytest.param("Cookie", "gzip", "Cookie, Accept-Encoding", id="merged"),
+        pytest.param("accept-encoding, Cookie", "gzip", "accept-encoding, Cookie", id="no-dup"),
+        pytest.param("*", "gzip", "*", id="star"),
+    ],
+)
+def test_vary(vary: str | None, accept: str | None, expected: str) -> None:
+    headers = HTML + ([("Vary", vary)] if vary else [])
+    result = drive(Compress(static([PAGE], headers)), environ=env(accept))
+    assert header(result, "Vary") == expected
+
+
+def test_vary_on_small_and_304_but_not_on_other_types() -> None:
+    small = drive(Compress(static([b"hi"], HTML)), environ=env())
+    # unvalidated: wsgiref.validate refuses a Content-Type on 304, which real apps send
+    not_modified = drive(
+        Compress(static([], HTML, "304 Not Modified")), environ=env(), validate=False
+    )
+    png = drive(Compress(static([PAGE], [("Content-Type", "image/png")])), environ=env())
+    assert header(small, "Vary") == "Accept-Encoding"
+    assert header(not_modified, "Vary") == "Accept-Encoding"
+    assert header(png, "Vary") is None
+
+
+@pytest.mark.parametrize(
+    ("etag", "accept", "expected"),
+    [
+        pytest.param('"abc"', "gzip", 'W/"abc"', id="strong-weakened"),
+        pytest.param('W/"abc"', "gzip", 'W/"abc"', id="weak-kept"),
+        pytest.param('"abc"', None, '"abc"', id="uncompressed-kept"),
+    ],
+)
+def test_etag(etag: str, accept: str | None, expected: str) -> None:
+    result = drive(Compress(static([PAGE], [*HTML, ("ETag", etag)])), environ=env(accept))
+    assert header(result, "ETag") == expected
+
+
+def test_whole_body_gets_exact_length_in_one_piece() -> None:
+    headers = [*HTML, ("Content-Length", str(len(PAGE))), ("Accept-Ranges", "bytes")]
+    got_headers, out = pieces(Compress(static([PAGE], headers)), env("gzip"))
+    result_headers = dict(got_headers)
+    assert len(out) == 1
+    assert result_headers["Content-Length"] == str(len(out[0])) != str(len(PAGE))
+    assert "Accept-Ranges" not in result_headers
+    assert zlib.decompress(out[0], 31) == PAGE
+
+
+def test_tuple_of_several_chunks_is_one_whole_body() -> None:
+    chunks = (PAGE[:100], PAGE[100:2000], PAGE[2000:])
+    result = drive(Compress(static(chunks, HTML)), environ=env("br"))
+    assert header(result, "Content-Length") == str(len(result.body))
+    assert brotli.decompress(result.body) == PAGE
+
+
+@pytest.mark.parametrize("form", ["generator", "write", "file_wrapper", "list"])
+def test_streamed_forms_drop_content_length(form: str) -> None:
+    headers = [*HTML, ("Content-Length", str(len(PAGE)))]
+    app, record = make_app(form, [PAGE[:1000], PAGE[1000:]], headers=headers)
+    result = drive(Compress(app), environ=env("gzip"))
+    assert header(result, "Content-Encoding") == "gzip"
+    assert header(result, "Content-Length") is None
+    assert decode("gzip", result.body) == PAGE
+    assert closes(record) == 1
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+def generator_app(
+    chunks: list[bytes], content_type: str = "text/plain", log: list[int] | None = None
+) -> Any:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", content_type)])
+        for index, chunk in enumerate(chunks):
+            if log is not None:
+                log.append(index)
+            yield chunk
+
+    return app
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_each_chunk_arrives_decodable(coding: str) -> None:
+    chunks = [f"event {i}: {'x' * i}\n".encode() for i in range(1, 21)]
+    produced: list[int] = []
+    mw = Compress(generator_app(chunks, log=produced), encodings=ALL)
+    environment: dict[str, Any] = {"HTTP_ACCEPT_ENCODING": coding, "QUERY_STRING": ""}
+    setup_testing_defaults(environment)
+    body = validator(mw)(environment, lambda status, headers, exc_info=None: None)
+    feed = decoder(coding)
+    decoded = b""
+    try:
+        for index, piece in enumerate(body):
+            if index < len(chunks):
+                # The app has produced exactly this chunk and no more: nothing waits.
+                assert produced[-1] == index
+                assert piece, f"chunk {index} produced an empty piece"
+                decoded += feed(piece)
+                assert decoded == b"".join(chunks[: index + 1])
+            else:
+                decoded += feed(piece)
+    finally:
+        body.close()
+    assert decoded == b"".join(chunks)
+
+
+def test_event_stream_is_flushed_even_in_batch_mode() -> None:
+    chunks = [b"data: %d\n\n" % i for i in range(10)]
+    sse = Compress(generator_app(chunks, "text/event-stream"), streaming="batch")
+    _, sse_out = pieces(sse, env("gzip"))
+    assert all(sse_out[: len(chunks)])
+    plain = Compress(generator_app(chunks, "text/plain"), streaming="batch")
+    headers, plain_out = pieces(plain, env("gzip"))
+    assert dict(headers)["Content-Encoding"] == "gzip"
+    assert not all(plain_out[: len(chunks)])  # the codec holds small chunks until the end
+    assert decode("gzip", b"".join(plain_out)) == b"".join(chunks)
+
+
+def test_streaming_off_sends_streams_as_they_are_but_compresses_lists() -> None:
+    chunks = [PAGE[:700], PAGE[700:]]
+    headers, out = pieces(Compress(generator_app(chunks), streaming="off"), env("gzip"))
+    assert "Content-Encoding" not in dict(headers)
+    assert dict(headers)["Vary"] == "Accept-Encoding"
+    assert out == chunks
+    listed = drive(Compress(static([PAGE], HTML), streaming="off"), environ=env("gzip"))
+    assert header(listed, "Content-Encoding") == "gzip"
+
+
+def test_empty_chunks_pass_without_flush_markers() -> None:
+    _, out = pieces(Compress(generator_app([b"", PAGE, b""])), env("gzip"))
+    assert out[0] == b""
+    assert out[2] == b""
+    assert zlib.decompress(b"".join(out), 31) == PAGE
+
+
+bodies = st.lists(st.binary(max_size=3000) | st.text(max_size=2000).map(str.encode), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(chunks=bodies, coding=st.sampled_from(ALL), form=st.sampled_from(["list", "generator"]))
+def test_round_trip(chunks: list[bytes], coding: str, form: str) -> None:
+    app, record = make_app(form, chunks, headers=[("Content-Type", "text/plain")])
+    result = drive(Compress(app, encodings=ALL, min_size=0), environ=env(coding))
+    assert decode(header(result, "Content-Encoding"), result.body) == b"".join(chunks)
+    assert closes(record) == 1
+
+
+# --- HEAD ------------------------------------------------------------------------------------
+
+
+def test_head_with_body_gets_the_get_headers_and_no_body() -> None:
+    app = Compress(static([PAGE], [*HTML, ("ETag", '"v1"')]))
+    get = drive(app, environ=env("br"))
+    head = drive(app, environ=env("br", method="HEAD"))
+    assert head.body == b""
+    for name in ("Content-Encoding", "Content-Length", "Vary", "ETag"):
+        assert header(head, name) == header(get, name), name
+    assert header(head, "Content-Length") == str(len(get.body))
+
+
+def test_head_without_body_drops_the_identity_length() -> None:
+    headers = [*HTML, ("Content-Length", str(len(PAGE)))]
+    result = drive(Compress(static([], headers)), environ=env("gzip", method="HEAD"))
+    assert header(result, "Content-Encoding") == "gzip"
+    assert header(result, "Content-Length") is None
+    assert result.body == b""
+
+
+def test_head_of_unknown_length_claims_nothing() -> None:
+    result = drive(Compress(static([], HTML)), environ=env("gzip", method="HEAD"))
+    assert header(result, "Content-Encoding") is None
+    assert header(result, "Vary") == "Accept-Encoding"
+
+
+# --- close() ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["list", "generator", "write", "file_wrapper"])
+@pytest.mark.parametrize("accept", ["gzip", None])
+def test_close_once_for_every_form(form: str, accept: str | None) -> None:
+    app, record = make_app(form, [PAGE, PAGE], headers=HTML)
+    result = drive(Compress(app), environ=env(accept))
+    assert decode(header(result, "Content-Encoding"), result.body) == PAGE + PAGE
+    assert closes(record) == 1
+
+
+def test_close_once_when_client_disconnects() -> None:
+    app, record = make_app("generator", [PAGE] * 5, headers=HTML)
+    result = drive(Compress(app), environ=env("gzip"), stop_after=2)
+    assert len(result.body) > 0
+    assert closes(record) == 1
+
+
+def test_close_once_when_the_app_raises_mid_stream() -> None:
+    body = Body([PAGE, PAGE], raise_at=1)
+    app = static(body, HTML)
+    with pytest.raises(ValueError, match="boom while iterating"):
+        drive(Compress(app), environ=env("gzip"))
+    assert body.closed == 1
+
+
+def test_close_once_when_the_codec_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Any, data: bytes) -> bytes:
+        raise zlib.error("codec failure")
+
+    monkeypatch.setattr(_codecs._Zlib, "sync", broken)
+    body = Body([PAGE, PAGE])
+    with pytest.raises(zlib.error, match="codec failure"):
+        drive(Compress(static(body, HTML)), environ=env("gzip"))
+    assert body.closed == 1
+
+
+def test_restart_with_exc_info_compresses_the_error_page() -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        try:
+            raise RuntimeError("failed before the body")
+        except RuntimeError:
+            import sys
+
+            start_response("500 Internal Server Error", HTML, sys.exc_info())
+        yield PAGE
+
+    result = drive(Compress(app), environ=env("gzip"))
+    assert result.status.startswith("500")
+    assert header(result, "Content-Encoding") == "gzip"
+    assert decode("gzip", result.body) == PAGE
+
+
+# --- BREACH padding --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+@pytest.mark.parametrize("form", ["list", "generator"])
+def test_breach_padding_changes_length_not_content(
+    coding: str, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = []
+    for pad in (0, 1, 256):
+        monkeypatch.setattr("secrets.randbelow", lambda n, pad=pad: pad)
+        app, record = make_app(form, [PAGE[:900], PAGE[900:]], headers=HTML)
+        result = drive(Compress(app, breach_padding=True), environ=env(coding))
+        assert header(result, "Content-Encoding") == coding
+        assert decode(coding, result.body) == PAGE
+        assert closes(record) == 1
+        sizes.append(len(result.body))
+    assert sizes[2] - sizes[1] == 255
+    assert sizes[1] > sizes[0]
+
+
+def test_breach_padding_is_random_per_response() -> None:
+    app = Compress(static([PAGE], HTML), breach_padding=True)
+    lengths = {header(drive(app, environ=env("gzip")), "Content-Length") for _ in range(20)}
+    assert len(lengths) > 1
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "names"),
+    [
+        pytest.param({"encodings": ("gzip", "deflate")}, ValueError, "encodings", id="unknown"),
+        pytest.param({"encodings": ()}, ValueError, "encodings", id="empty"),
+        pytest.param({"encodings": ("gzip", "GZIP")}, ValueError, "encodings", id="duplicate"),
+        pytest.param({"encodings": "gzip"}, TypeError, "encodings", id="string"),
+        pytest.param({"min_size": -1}, ValueError, "min_size", id="negative-size"),
+        pytest.param({"min_size": "500"}, TypeError, "min_size", id="string-size"),
+        pytest.param({"gzip_level": 0}, ValueError, "gzip_level", id="gzip-0"),
+        pytest.param({"gzip_level": True}, TypeError, "gzip_level", id="gzip-bool"),
+        pytest.param({"brotli_quality": 12}, ValueError, "brotli_quality", id="br-12"),
+        pytest.param({"zstd_level": 22}, ValueError, "zstd_level", id="zstd-22"),
+        pytest.param({"mimetypes": "text/html"}, TypeError, "mimetypes", id="mimetypes-str"),
+        pytest.param({"mimetypes": ["html"]}, ValueError, "mimetypes", id="no-slash"),
+        pytest.param({"mimetypes": ["*/*"]}, ValueError, "mimetypes", id="star-major"),
+        pytest.param({"mimetypes": ["text/h*"]}, ValueError, "mimetypes", id="partial-star"),
+        pytest.param({"streaming": "yes"}, ValueError, "streaming", id="streaming"),
+        pytest.param({"breach_padding": 1}, TypeError, "breach_padding", id="padding-int"),
+        pytest.param(
+            {"breach_padding": True, "encodings": ("zstd", "gzip")},
+            ValueError,
+            "breach_padding",
+            id="padding-zstd",
+        ),
+    ],
+)
+def test_bad_options(options: dict[str, Any], error: type[Exception], names: str) -> None:
+    with pytest.raises(error, match=names):
+        Compress(static([], []), **options)
+
+
+def test_zstd_without_a_codec_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_codecs, "zstd_module", lambda: None)
+    with pytest.raises(ValueError, match=r"zstd.*wsgi-middlewares\[zstd\]"):
+        Compress(static([], []), encodings=("zstd", "gzip"))
+    assert Compress(static([], []), encodings=("br", "gzip"))  # zstd not asked for: fine
+
+
+@pytest.mark.parametrize("name", ["compression.zstd", "backports.zstd", "zstandard"])
+def test_each_zstd_binding_round_trips(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        pytest.skip(f"{name} is not importable here")
+    kind = "zstandard" if name == "zstandard" else "stdlib"
+    monkeypatch.setattr(_codecs, "zstd_module", lambda: (kind, module))
+    for app in (static([PAGE], HTML), generator_app([PAGE[:800], PAGE[800:]])):
+        result = drive(Compress(app, encodings=("zstd",)), environ=env("zstd"))
+        assert header(result, "Content-Encoding") == "zstd"
+        assert decode("zstd", result.body) == PAGE
