@@ -1,0 +1,294 @@
+"""RequestLogger: one access-log line per request, written when the response really ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from time import perf_counter_ns
+from time import time as wall_time
+from typing import TYPE_CHECKING, Any
+
+from middlewares._log_formats import (
+    FIELDS,
+    REDACTED_QUERY_PARAMS,
+    Clock,
+    escape,
+    escape_text,
+    make_formatter,
+    make_redactor,
+)
+from middlewares._wsgi import Headers, Responder, set_header
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "FIELDS",
+    "REDACTED_QUERY_PARAMS",
+    "RequestIdFilter",
+    "RequestLogger",
+    "current_request_id",
+    "request_id_var",
+]
+
+#: The id of the request being served in this context, ``None`` outside a request.
+#: :class:`RequestLogger` sets it while the application runs and while each chunk of its body
+#: is produced, so the application's own log records can carry it.
+request_id_var: ContextVar[str | None] = ContextVar("middlewares.request_id", default=None)
+
+ENVIRON_KEY = "middlewares.request_id"
+
+# A request id from the client is used only if it is short and made of characters that need
+# no escaping anywhere (a header value, a log field, a URL): UUIDs, hex, base64, ULIDs, W3C ids.
+_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,128}").fullmatch
+# RFC 9110 section 5.6.2: a field name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch
+
+
+def current_request_id() -> str | None:
+    """The id of the request this code is running for, or ``None`` outside a request."""
+    return request_id_var.get()
+
+
+class RequestIdFilter(logging.Filter):
+    """A :class:`logging.Filter` that gives every record the current request id.
+
+    Install it on the handlers that write the application's own logs, then use
+    ``%(request_id)s`` in their format.  Records logged outside a request get ``default``;
+    a record that already has the attribute (the access log's own) keeps it.
+
+    Usage::
+
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter("%(request_id)s %(levelname)s %(message)s"))
+
+    :param attribute: the record attribute to set.
+    :param default: the value outside a request.
+    """
+
+    def __init__(self, *, attribute: str = "request_id", default: str = "-") -> None:
+        super().__init__()
+        if not isinstance(attribute, str) or not attribute.isidentifier():
+            raise ValueError(f"attribute={attribute!r} must be a Python identifier")
+        self.attribute = attribute
+        self.default = default
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, self.attribute):
+            setattr(record, self.attribute, request_id_var.get() or self.default)
+        return True
+
+
+class RequestLogger:
+    """Log one line per request when its response ends: status, bytes really sent, duration.
+
+    The line is written when the server closes the body (so streamed bodies are counted as they
+    pass and the duration runs to ``close()``), when the client went away (``disconnected``), or
+    when the application raised (``error`` with the exception type; the exception goes on to
+    the server).  Every field is escaped, so no request can forge or break a line; credentials
+    in query strings are redacted.
+
+    Security: ``client_address`` is ``REMOTE_ADDR`` as this layer sees it; the logger never
+    reads ``X-Forwarded-For``.  Put :class:`~middlewares.proxy_fix.ProxyFix` outside it to log
+    the real client.  A client may choose its own request id (it is only used when
+    well-formed), so do not treat the id as proof of anything.
+
+    Usage::
+
+        app = RequestLogger(app, format="json")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    :param logger: a :class:`logging.Logger` or the name of one.  Each record carries the
+        fields of :data:`FIELDS` as attributes, for any formatter to use.
+    :param format: ``"combined"`` (Apache combined, then duration in ms, request id and
+        outcome), ``"common"`` (NCSA), ``"json"`` (OpenTelemetry HTTP keys), or a format string
+        with named fields, e.g. ``"{method} {path} {status} {duration_ms:.1f}"``.
+    :param request_id_header: the request header that may carry the request id, echoed in the
+        response; ``None`` to always generate ids and not echo them.
+    :param level: the level of the access records (an int or a level name).
+    :param redact_query_params: query parameter names whose values are logged as ``REDACTED``,
+        in the query and in the Referer; an empty collection to log every value.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        logger: str | logging.Logger = "middlewares.access",
+        format: str = "combined",
+        request_id_header: str | None = "X-Request-ID",
+        level: int | str = logging.INFO,
+        redact_query_params: Iterable[str] = REDACTED_QUERY_PARAMS,
+    ) -> None:
+        self.app = app
+        if isinstance(logger, str):
+            logger = logging.getLogger(logger)
+        if not isinstance(logger, logging.Logger):
+            raise TypeError(f"logger must be a logging.Logger or a name, not {logger!r}")
+        self.logger = logger
+        self.format = make_formatter(format)
+        if request_id_header is not None and not (
+            isinstance(request_id_header, str) and _TOKEN(request_id_header)
+        ):
+            raise ValueError(f"request_id_header={request_id_header!r} is not a header name")
+        self.request_id_header = request_id_header
+        self._id_key = (
+            "HTTP_" + request_id_header.upper().replace("-", "_") if request_id_header else None
+        )
+        if isinstance(level, str):
+            levels = logging.getLevelNamesMapping()
+            if level.upper() not in levels:
+                raise ValueError(f"level={level!r} is not a logging level name")
+            level = levels[level.upper()]
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(f"level must be an int or a level name, not {level!r}")
+        self.level = level
+        if isinstance(redact_query_params, str) or not all(
+            isinstance(name, str) for name in redact_query_params
+        ):
+            raise TypeError("redact_query_params must be a collection of parameter names")
+        self._redact = make_redactor(redact_query_params)
+        self._clock = Clock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        responder = _Logged(environ, start_response)
+        responder.logger = self
+        responder.started = wall_time()
+        responder.started_ns = perf_counter_ns()
+        # An outer RequestLogger (or a Dispatcher mounting logged apps) already chose the id.
+        rid = environ.get(ENVIRON_KEY)
+        if rid is None:
+            rid = environ.get(self._id_key) if self._id_key else None
+            if rid is None or not _WELL_FORMED_ID(rid):
+                rid = os.urandom(16).hex()
+            environ[ENVIRON_KEY] = rid
+        responder.request_id = rid
+        return responder.run(responder.call_app)
+
+    def write(self, r: _Logged) -> None:
+        """Build the fields of the ended response ``r`` and log its line."""
+        logger = self.logger
+        if not logger.isEnabledFor(self.level):
+            return
+        environ = r.environ
+        duration = (perf_counter_ns() - r.started_ns) / 1e6
+        timestamp, clf_time = self._clock.stamps(r.started)
+        code = r.status[:3]
+        status = int(code) if code.isdigit() else 0
+        error_type = ""
+        if r.error is not None:
+            outcome = "error"
+            error_type = escape_text(type(r.error).__qualname__)
+            if r.bytes_sent == 0:  # nothing went out: the server answers 500 (PEP 3333)
+                status = 500
+        elif r.completed:
+            outcome = "completed"
+        else:
+            outcome = "disconnected"
+        get = environ.get
+        referer = get("HTTP_REFERER", "")
+        if "?" in referer:
+            base, _, rest = referer.partition("?")
+            referer = base + "?" + self._redact(rest)
+        fields = {
+            "timestamp": timestamp,
+            "clf_time": clf_time,
+            "client_address": escape(get("REMOTE_ADDR") or ""),
+            "remote_user": escape(get("REMOTE_USER") or ""),
+            "method": escape(get("REQUEST_METHOD") or ""),
+            "path": escape(get("SCRIPT_NAME", "") + get("PATH_INFO", "")),
+            "query": escape(self._redact(get("QUERY_STRING") or "")),
+            "scheme": escape(get("wsgi.url_scheme") or ""),
+            "protocol": escape(get("SERVER_PROTOCOL") or ""),
+            "status": status,
+            "size": r.bytes_sent,
+            "referer": escape(referer),
+            "user_agent": escape(get("HTTP_USER_AGENT", "")),
+            "duration_ms": duration,
+            "request_id": r.request_id,
+            "outcome": outcome,
+            "error_type": error_type,
+        }
+        # Logger.handle() instead of Logger.log(): the caller's frame would be the server's,
+        # so findCaller's stack walk would cost time and tell nothing.  Filters, handlers and
+        # a custom record factory (via makeRecord) still apply.
+        record = logger.makeRecord(
+            logger.name, self.level, __file__, 0, self.format(fields), (), None
+        )
+        record.__dict__.update(fields)
+        logger.handle(record)
+
+
+class _Logged(Responder):
+    """One logged response: echoes the request id, writes the line in :meth:`end`."""
+
+    __slots__ = ("logger", "request_id", "started", "started_ns")
+
+    logger: RequestLogger
+    request_id: str
+    started: float
+    started_ns: int
+
+    def call_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Run the application with the request id in :data:`request_id_var`."""
+        token = request_id_var.set(self.request_id)
+        try:
+            body = self.logger.app(environ, start_response)
+        finally:
+            request_id_var.reset(token)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(body, (list, tuple)) or (
+            isinstance(wrapper, type) and isinstance(body, wrapper)
+        ):
+            return body  # iterating these runs no application code
+        return _InContext(body, self.request_id)
+
+    def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
+        if self.logger.request_id_header:
+            set_header(headers, self.logger.request_id_header, self.request_id)
+        return status
+
+    def end(self) -> None:
+        self.logger.write(self)
+
+
+class _InContext:
+    """The application's body, each step of which runs with the request id set.
+
+    A generator body runs in the server's frame, after the application call has returned, so
+    the context variable is set around every ``next()`` and ``close()`` and reset right after:
+    code the application runs between chunks (in a generator's body or ``close()``) sees the
+    id; other code of the server's thread never does.  Threads the application starts do not
+    inherit it unless it copies the context (``contextvars.copy_context().run``).
+    """
+
+    __slots__ = ("_body", "_it", "_rid")
+
+    def __init__(self, body: Iterable[bytes], rid: str) -> None:
+        self._body = body
+        self._it: Iterator[bytes] | None = None
+        self._rid = rid
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        token = request_id_var.set(self._rid)
+        try:
+            if self._it is None:
+                self._it = iter(self._body)
+            return next(self._it)
+        finally:
+            request_id_var.reset(token)
+
+    def close(self) -> None:
+        close: Any = getattr(self._body, "close", None)
+        if close is not None:
+            token = request_id_var.set(self._rid)
+            try:
+                close()
+            finally:
+                request_id_var.reset(token)
