@@ -1,0 +1,123 @@
+"""The ``middlewares`` command line, in process (the servers it starts: tests/e2e)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from middlewares.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = """
+app = "tests.config_layers:echo"
+
+[[middleware]]
+use = "tests.config_layers:Tagger"
+tag = "outer"
+
+[[middleware]]
+use = "tests.config_layers:Loose"
+level = 2
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "stack.toml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_check_prints_the_stack_outermost_first_and_exits_0(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{config}: 2 layers, outermost first"
+    assert out[1] == "  1. tests.config_layers:Tagger (Tagger)"
+    assert "       tag = 'outer'" in out
+    assert "       times = 1" in out  # effective options include the defaults
+    assert out.index("  2. tests.config_layers:Loose (Loose)") > out.index("       tag = 'outer'")
+    assert "       level = 2" in out
+    assert out[-2:] == ["  app: tests.config_layers:echo", "OK"]
+
+
+def test_check_of_a_bad_config_says_why_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace("level = 2", 'level = "high"'))
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"middlewares check: error: {path}: layer 2 (use = 'tests.config_layers:Loose'): "
+        "option 'level': expected int, got 'high' (str)\n"
+    )
+
+
+def test_check_runs_the_constructors_own_validation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace('tag = "outer"', "times = 0"))
+    assert main(["check", str(path)]) == 1
+    assert "ValueError: times must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_check_of_a_missing_file_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(tmp_path / "none.toml")]) == 1
+    assert "none.toml" in capsys.readouterr().err
+
+
+def test_serve_with_a_bad_config_exits_1_before_starting_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('app = "no_such_module:app"\n')
+    assert main(["serve", str(path), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("middlewares serve: error: ")
+    assert "No module named 'no_such_module'" in err
+
+
+def test_waitress_cannot_run_several_workers(config: Path) -> None:
+    with pytest.raises(SystemExit, match="waitress runs one process; use --server gunicorn"):
+        main(["serve", str(config), "--server", "waitress", "--workers", "2"])
+
+
+def test_workers_must_be_positive(config: Path) -> None:
+    with pytest.raises(SystemExit, match="at least 1"):
+        main(["serve", str(config), "--server", "gunicorn", "--workers", "0"])
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_compress_of_a_missing_directory_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compress", str(tmp_path / "nothing")]) == 1
+    assert "nothing" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_command(config: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "middlewares", "check", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "OK"
