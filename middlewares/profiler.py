@@ -1,0 +1,424 @@
+"""Profiler: per-request cProfile profiles, sampled or triggered, safe to leave installed."""
+
+from __future__ import annotations
+
+import cProfile
+import functools
+import hmac
+import io
+import os
+import pstats
+import random
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote_plus
+
+from middlewares._profile_formats import StatsDict, callgrind, pstats_bytes, speedscope
+from middlewares._profile_html import flame_page
+from middlewares._profile_viewer import Viewer
+from middlewares._wsgi import Responder
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["FORMATS", "Profiler"]
+
+T = TypeVar("T")
+
+#: The file each format writes, by extension (appended to the name ``filename_format`` gives).
+FORMATS = {
+    "pstats": ".prof",
+    "speedscope": ".speedscope.json",
+    "callgrind": ".callgrind",
+    "html": ".html",
+}
+
+# CPython 3.12+ lets one cProfile profiler be active per interpreter (it takes
+# sys.monitoring's PROFILER_ID tool slot; werkzeug issue #2909).  The slot is one per process,
+# so this lock is too: it is only ever taken without blocking and held for one request.
+_PROFILER_SLOT = threading.Lock()
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_TRIGGER_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _file_part(value: str) -> str:
+    """A file-name-safe form of ``value``: no separators, no leading dot, bounded length."""
+    return _UNSAFE.sub("_", value).lstrip(".")[:150]
+
+
+def _text(value: str) -> str:
+    # PEP 3333 "Unicode Issues": environ strings are bytes decoded as latin-1; show them as UTF-8.
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value
+
+
+def _reseed(ref: weakref.ref[random.Random]) -> None:
+    rng = ref()
+    if rng is not None:
+        rng.seed()  # from os.urandom: forked workers must not draw the same samples
+
+
+class Profiler:
+    """Profile whole requests with :mod:`cProfile`: sampled or triggered, written as viewable files.
+
+    Profiles the application call and the iteration of its body until ``close()``, streaming the
+    body through (nothing is buffered), and writes per request a text summary and/or files in
+    ``profile_dir``: ``pstats`` (``.prof``, for :mod:`pstats` and snakeviz), ``speedscope``
+    (``.speedscope.json``), ``callgrind`` (KCachegrind) and ``html`` (a flame graph page).
+
+    Security: profiles show code paths, timings and request paths.  Requests are profiled only
+    by ``sample_rate`` or by a ``trigger`` carrying the secret ``viewer_token``; the viewer page
+    is off unless ``viewer_path`` is set and answers only with the token (in the
+    ``X-Profiler-Token`` header or the ``token`` query parameter).  Prefer the header: query
+    strings end up in access logs.  One request at a time is profiled per process; the others
+    run unprofiled and are counted in :attr:`skipped_busy`.
+
+    Usage::
+
+        app = Profiler(app, profile_dir="/tmp/profiles", formats=("pstats", "html"),
+                       sample_rate=0.01, trigger="X-Profile", viewer_token=os.environ["TOKEN"])
+
+    :param app: the WSGI application to profile.
+    :param stream: a text stream for the summary of each profile; with neither ``stream`` nor
+        ``profile_dir`` the summary goes to the request's ``wsgi.errors``.
+    :param sort_by: :meth:`pstats.Stats.sort_stats` keys for the summary.
+    :param restrictions: :meth:`pstats.Stats.print_stats` restrictions (a count, a fraction,
+        a regular expression) for the summary.
+    :param profile_dir: an existing directory to write each profile's files into.
+    :param filename_format: the file name (without directory) as a :meth:`str.format` string
+        with ``method``, ``path``, ``elapsed`` (ms) and ``time`` (epoch seconds), or a callable
+        taking the environ (``environ["middlewares.profiler"]`` holds ``elapsed`` and ``time``).
+        Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``; the query
+        string is never part of the default name.  A trailing ``.prof`` is replaced by each
+        format's extension; an existing file is never overwritten.
+    :param sample_rate: the fraction of requests profiled, from 0.0 (none) to 1.0 (all).
+    :param trigger: a header and query parameter name (e.g. ``"X-Profile"``) whose value, when
+        equal to ``viewer_token``, profiles this request whatever the sample rate; it is then
+        removed from the environ so the application never sees the secret.
+    :param formats: the files written into ``profile_dir``: any of ``"pstats"``,
+        ``"speedscope"``, ``"callgrind"``, ``"html"``.
+    :param viewer_path: a path (e.g. ``"/_profiler"``) serving a page that lists recent
+        profiles in ``profile_dir`` with links to their files; needs ``viewer_token``,
+        ``profile_dir`` and the ``"html"`` format.  Off by default.
+    :param viewer_token: the secret (at least 16 characters, e.g. from
+        :func:`secrets.token_urlsafe`) that ``trigger`` and ``viewer_path`` require.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        stream: IO[str] | None = None,
+        sort_by: Iterable[str] = ("cumulative", "calls"),
+        restrictions: Iterable[int | float | str] = (30,),
+        profile_dir: str | os.PathLike[str] | None = None,
+        filename_format: str | Callable[[WSGIEnvironment], str] = (
+            "{method}.{path}.{elapsed:.0f}ms.{time:.0f}.prof"
+        ),
+        sample_rate: float = 1.0,
+        trigger: str | None = None,
+        formats: Iterable[str] = ("pstats",),
+        viewer_path: str | None = None,
+        viewer_token: str | None = None,
+    ) -> None:
+        self.app = app
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError("stream must be a text stream with write(), or None")
+        self._stream = stream
+        self._sort_by = _strings("sort_by", sort_by)
+        for key in self._sort_by:
+            if key not in pstats.Stats.sort_arg_dict_default:
+                raise ValueError(f"sort_by: {key!r} is not a pstats sort key")
+        if isinstance(restrictions, str | bytes):
+            raise TypeError("restrictions must be a tuple, e.g. (30,) or ('myapp', 20)")
+        self._restrictions = tuple(restrictions)
+        for item in self._restrictions:
+            if isinstance(item, bool) or not isinstance(item, int | float | str):
+                raise TypeError(f"restrictions: {item!r} is not a count, fraction or regex")
+        self._dir = os.fspath(profile_dir) if profile_dir is not None else None
+        if self._dir is not None and not os.path.isdir(self._dir):
+            raise ValueError(f"profile_dir={self._dir!r} is not an existing directory")
+        if isinstance(filename_format, str):
+            try:
+                filename_format.format(method="GET", path="root", elapsed=1.5, time=1e9)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"filename_format: {exc!r}; use the fields method, path, elapsed, time"
+                ) from None
+        elif not callable(filename_format):
+            raise TypeError("filename_format must be a format string or a callable(environ)")
+        self._filename_format = filename_format
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float):
+            raise TypeError("sample_rate must be a number from 0.0 to 1.0")
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ValueError(f"sample_rate={sample_rate!r} must be from 0.0 to 1.0")
+        self._formats = _strings("formats", formats)
+        unknown = [name for name in self._formats if name not in FORMATS]
+        if unknown or not self._formats or len(set(self._formats)) != len(self._formats):
+            raise ValueError(f"formats must name some of {', '.join(FORMATS)} once each")
+        if viewer_token is not None:
+            if not isinstance(viewer_token, str):
+                raise TypeError("viewer_token must be a str")
+            if len(viewer_token) < 16 or not re.fullmatch(r"[!-~]+", viewer_token):
+                raise ValueError(
+                    "viewer_token must be at least 16 visible ASCII characters; "
+                    "use secrets.token_urlsafe()"
+                )
+        self._token = viewer_token.encode() if viewer_token is not None else b""
+        self._trigger_header: str | None = None
+        self._trigger = ""
+        if trigger is not None:
+            if not isinstance(trigger, str) or not _TRIGGER_NAME.fullmatch(trigger):
+                raise ValueError(f"trigger={trigger!r} must be a name of letters, digits, - or _")
+            if viewer_token is None:
+                raise ValueError("trigger needs viewer_token: anyone could profile otherwise")
+            self._trigger = trigger
+            self._trigger_header = "HTTP_" + trigger.upper().replace("-", "_")
+        self._viewer: Viewer | None = None
+        if viewer_path is not None:
+            if viewer_token is None or self._dir is None or "html" not in self._formats:
+                raise ValueError(
+                    "viewer_path needs viewer_token, profile_dir and 'html' in formats"
+                )
+            self._viewer = Viewer(viewer_path, self._dir, viewer_token, tuple(FORMATS.values()))
+
+        # Per request, only these: one flag, one optional draw, one optional header lookup.
+        self._always = sample_rate >= 1.0
+        self._rate = float(sample_rate)
+        self._random = random.Random()  # noqa: S311 - sampling, not secrets
+        self._draw = self._random.random if 0.0 < sample_rate < 1.0 else None
+        os.register_at_fork(after_in_child=functools.partial(_reseed, weakref.ref(self._random)))
+        self._count_lock = threading.Lock()
+        #: Requests profiled so far (in this process).
+        self.profiled = 0
+        #: Requests chosen for profiling that ran unprofiled: another one held the profiler.
+        self.skipped_busy = 0
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._viewer is not None and self._viewer.claims(environ):
+            return self._viewer(environ, start_response)
+        if (
+            self._always
+            or (self._draw is not None and self._draw() < self._rate)
+            or (self._trigger_header is not None and self._triggered(environ))
+        ):
+            return self._profile(environ, start_response)
+        return self.app(environ, start_response)
+
+    # choosing ---------------------------------------------------------------------------------
+
+    def _triggered(self, environ: WSGIEnvironment) -> bool:
+        header = self._trigger_header or ""
+        value = environ.get(header)
+        kept: list[str] | None = None
+        if value is None:
+            query = environ.get("QUERY_STRING", "")
+            if self._trigger not in query:  # a cheap test before splitting the query
+                return False
+            kept = []
+            for part in query.split("&"):
+                name, _, raw = part.partition("=")
+                if value is None and unquote_plus(name) == self._trigger:
+                    value = unquote_plus(raw)
+                else:
+                    kept.append(part)
+            if value is None:
+                return False
+        if not hmac.compare_digest(str(value).encode("utf-8", "surrogateescape"), self._token):
+            return False
+        # The secret goes no further: the application and its logs never see it.
+        if kept is None:
+            del environ[header]
+        else:
+            environ["QUERY_STRING"] = "&".join(kept)
+        return True
+
+    def _profile(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not _PROFILER_SLOT.acquire(blocking=False):
+            with self._count_lock:
+                self.skipped_busy += 1
+            return self.app(environ, start_response)
+        try:
+            responder = _Profiled(environ, start_response, self)
+        except BaseException:
+            _PROFILER_SLOT.release()
+            raise
+        return responder.run(self.app)
+
+    # writing ----------------------------------------------------------------------------------
+
+    def _finish(self, r: _Profiled) -> None:
+        """Turn one request's profile into the summary and files (``end()``, exactly once)."""
+        try:
+            elapsed = (time.perf_counter() - r.started) * 1000.0
+            buffer = io.StringIO()
+            stats: pstats.Stats | None = pstats.Stats(r.profile, stream=buffer)
+        except TypeError:  # nothing recorded: another tool held the profiler at every step
+            stats = None
+        finally:
+            _PROFILER_SLOT.release()  # writing files need not keep other requests waiting
+        with self._count_lock:
+            if stats is None:
+                self.skipped_busy += 1
+                return
+            self.profiled += 1
+        environ = r.environ
+        method = _text(str(environ.get("REQUEST_METHOD", "")))
+        path = _text(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
+        if self._stream is not None or self._dir is None:
+            buffer.write(f"{'-' * 80}\n{method} {path!r} {elapsed:.1f} ms\n")
+            stats.sort_stats(*self._sort_by).print_stats(*self._restrictions)
+            out = self._stream if self._stream is not None else environ["wsgi.errors"]
+            out.write(buffer.getvalue())  # one write: concurrent summaries do not interleave
+        if self._dir is None:
+            return
+        meta: dict[str, object] = {
+            "method": method,
+            "path": path,
+            "elapsed": round(elapsed, 3),
+            "time": r.wall,
+            "status": r.status,
+        }
+        try:
+            self._write_files(self._base_name(environ, method, path, elapsed, r.wall), stats, meta)
+        except OSError as exc:  # a full disk must not turn a served response into an error
+            environ["wsgi.errors"].write(f"middlewares.profiler: profile not written: {exc}\n")
+
+    def _base_name(
+        self, environ: WSGIEnvironment, method: str, path: str, elapsed: float, wall: float
+    ) -> str:
+        fmt = self._filename_format
+        if isinstance(fmt, str):
+            name = fmt.format(
+                method=_file_part(method) or "_",
+                path=_file_part(path.strip("/").replace("/", ".")) or "root",
+                elapsed=elapsed,
+                time=wall,
+            )
+        else:
+            environ["middlewares.profiler"] = {"elapsed": elapsed, "time": wall}
+            name = str(fmt(environ))
+        name = _file_part(name.removesuffix(".prof")) or "profile"
+        return name
+
+    def _write_files(self, base: str, stats: pstats.Stats, meta: dict[str, object]) -> None:
+        data: StatsDict = stats.stats  # type: ignore[attr-defined]  # not in typeshed
+        title = f"{meta['method']} {meta['path']} ({meta['elapsed']} ms)"
+        payloads = []
+        for name in self._formats:
+            if name == "pstats":
+                payload = pstats_bytes(data)
+            elif name == "speedscope":
+                payload = speedscope(data, title)
+            elif name == "callgrind":
+                payload = callgrind(data, title)
+            else:
+                payload = flame_page(data, meta)
+            payloads.append((FORMATS[name], payload))
+        directory = self._dir or "."
+        for attempt in range(8):
+            # Two requests may format to the same name: never overwrite, take a fresh suffix.
+            stem = base if attempt == 0 else f"{base}-{os.urandom(3).hex()}"
+            created: list[str] = []
+            try:
+                for ext, payload in payloads:
+                    target = os.path.join(directory, stem + ext)
+                    with open(target, "xb") as out:
+                        created.append(target)
+                        out.write(payload)
+                return
+            except FileExistsError:
+                for target in created:
+                    os.unlink(target)
+        raise FileExistsError(f"no free file name for {base!r} in {directory!r}")
+
+
+def _strings(option: str, value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{option} must be a tuple of strings, e.g. ({value!r},)")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise TypeError(f"{option} must be a tuple of strings")
+    return items
+
+
+class _Profiled(Responder):
+    """One profiled response: cProfile is on only while application code runs."""
+
+    __slots__ = ("_app", "_mw", "profile", "started", "wall")
+
+    def __init__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, mw: Profiler
+    ) -> None:
+        super().__init__(environ, start_response)
+        self._mw = mw
+        self._app = mw.app
+        self.profile = cProfile.Profile()
+        self.started = time.perf_counter()
+        self.wall = time.time()
+
+    def step(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` with the profiler on.
+
+        The body is iterated and closed from the server's frames, between which the server
+        writes to the socket: enabling around each step measures the application alone.
+        """
+        profile = self.profile
+        try:
+            profile.enable()
+        except ValueError:
+            # 3.12+: another tool (a debugger, a profiler around the whole server) holds the
+            # interpreter's profiler slot; this step runs unprofiled rather than failing.
+            return fn(*args)
+        try:
+            return fn(*args)
+        finally:
+            profile.disable()
+
+    def run(self, app: WSGIApplication) -> Iterable[bytes]:
+        return super().run(self._call_app)
+
+    def _call_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        body = self.step(self._app, environ, start_response)
+        if isinstance(body, list | tuple):
+            return body  # iterating a list runs no application code
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and isinstance(body, wrapper):
+            return body  # reading a file is not application code; the server keeps sendfile
+        return _ProfiledBody(self, body)
+
+    def end(self) -> None:
+        self._mw._finish(self)
+
+
+class _ProfiledBody:
+    """The application's body, each ``next()`` and the ``close()`` run under the profiler."""
+
+    __slots__ = ("_body", "_it", "_r")
+
+    def __init__(self, responder: _Profiled, body: Iterable[bytes]) -> None:
+        self._r = responder
+        self._body = body
+        self._it: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        it = self._it
+        if it is None:
+            it = self._it = self._r.step(self._body.__iter__)
+        return self._r.step(it.__next__)
+
+    def close(self) -> None:
+        # Responder calls this exactly once (PEP 3333), errors included.
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            self._r.step(close)
