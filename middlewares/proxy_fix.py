@@ -1,0 +1,360 @@
+"""``ProxyFix``: take the client's address, scheme, host and prefix from trusted proxies' headers.
+
+A proxy in front of the application connects to it itself, so ``REMOTE_ADDR`` is the proxy's
+address and ``wsgi.url_scheme``/``HTTP_HOST`` describe the proxy's request, not the client's.
+Proxies say what the client sent in ``X-Forwarded-For/-Proto/-Host/-Port/-Prefix`` or in the
+standard ``Forwarded`` header (RFC 7239).  Anyone can send those headers too, so they are read
+only when the peer is one of the ``trusted`` proxies, and only the last values (the ones the
+trusted proxies appended) are believed.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["FORWARDED_KEY", "ORIG_KEY", "ProxyFix", "parse_forwarded"]
+
+ORIG_KEY = "middlewares.proxy_fix.orig"
+FORWARDED_KEY = "middlewares.proxy_fix.forwarded"
+
+_CACHE_SIZE = 1024  # distinct values remembered per parser and for the peer check, per instance
+
+Parser = Callable[[str], str | None]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# wsgi.url_scheme names the HTTP scheme (PEP 3333, "normally http or https"); a WebSocket
+# handshake is an HTTP request (RFC 6455 section 4.1), and frameworks decide "secure" by
+# comparing with "https", so ws/wss are stored as http/https.
+_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+# Host = uri-host [ ":" port ] (RFC 9110 section 7.2), with the host restricted to DNS names,
+# IPv4 and bracketed IPv6: no spaces, paths, userinfo or anything a URL would misread.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::([0-9]{1,5}))?")
+# A path prefix: "/" then non-empty segments of RFC 3986 pchars.  Empty segments ("//evil.test")
+# are refused, as a prefix starting with "//" would make every redirect protocol-relative.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+;=:@%-]+)*/?")
+# RFC 7239 section 6: obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-").
+_OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+")
+# RFC 7239 section 4: forwarded-pair = token "=" value, value = token / quoted-string, pairs
+# joined by ";" and elements by ",".  An unquoted value is read leniently up to the next
+# separator, so `for=[::1]` from a sloppy proxy still parses.
+_PAIR = re.compile(
+    r"""[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)=("(?:[^"\\]|\\.)*"|[^\s;,"]*)[ \t]*([;,]|\Z)""",
+    re.DOTALL,
+)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)  # RFC 9110 section 5.6.4
+
+
+def _parse_node(value: str) -> str | None:
+    """The IP address in a ``for=`` / X-Forwarded-For value, without its port, or ``None``.
+
+    Accepts ``1.2.3.4``, ``1.2.3.4:80``, ``[2001:db8::1]``, ``[2001:db8::1]:80`` and a bare
+    ``2001:db8::1``.  ``unknown`` and obfuscated ``_names`` (RFC 7239 section 6) are not
+    addresses, so they give ``None`` and REMOTE_ADDR is left alone.
+    """
+    if value.startswith("["):
+        end = value.find("]")
+        address, rest = value[1:end], value[end + 1 :]
+        if end < 0 or ":" not in address or (rest and not _node_port(rest)):
+            return None
+    elif value.count(":") == 1:  # IPv4 with a port; an IPv6 address has at least two colons
+        address, port = value.split(":")
+        if not _node_port(":" + port):
+            return None
+    else:
+        address = value
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def _node_port(text: str) -> bool:
+    """``text`` is ":" and a port 1-65535 or an obfuscated port (RFC 7239 section 6)."""
+    port = text[1:]
+    return text[:1] == ":" and (_parse_port(port) is not None or bool(_OBFUSCATED.fullmatch(port)))
+
+
+def _parse_proto(value: str) -> str | None:
+    return _SCHEMES.get(value.lower())
+
+
+def _parse_port(value: str) -> str | None:
+    if value.isascii() and value.isdigit() and 0 < int(value) < 65536:
+        return str(int(value))
+    return None
+
+
+def _parse_host(value: str) -> str | None:
+    match = _HOST.fullmatch(value)
+    if match is None or (match[2] is not None and _parse_port(match[2]) is None):
+        return None
+    if match[1].startswith("["):
+        try:
+            ipaddress.IPv6Address(match[1][1:-1])
+        except ValueError:
+            return None
+    return value
+
+
+def _parse_prefix(value: str) -> str | None:
+    # SCRIPT_NAME never ends with "/" (PEP 3333, URL reconstruction), so "/app/" becomes "/app"
+    # and "/" becomes "" (nothing to add).
+    return value.rstrip("/") if value and _PREFIX.fullmatch(value) else None
+
+
+def _split_host(host: str) -> tuple[str, str | None]:
+    """``"example.com:8080"`` -> ``("example.com", "8080")``; IPv6 keeps its brackets."""
+    # "]" ends a bracketed IPv6 address without a port; a bare IPv6 has several colons.
+    if host.endswith("]") or (host.count(":") != 1 and not host.startswith("[")):
+        return host, None
+    name, _, port = host.rpartition(":")
+    return name, port
+
+
+# One row per X-Forwarded-* header: (environ key, field, parser).  Werkzeug issue #1414 came
+# from five copied blocks, one of which read another header's option; here there is one loop.
+_X_HEADERS: tuple[tuple[str, str, Parser], ...] = (
+    ("HTTP_X_FORWARDED_FOR", "for", _parse_node),
+    ("HTTP_X_FORWARDED_PROTO", "proto", _parse_proto),
+    ("HTTP_X_FORWARDED_HOST", "host", _parse_host),
+    ("HTTP_X_FORWARDED_PORT", "port", _parse_port),
+    ("HTTP_X_FORWARDED_PREFIX", "prefix", _parse_prefix),
+)
+# The parameters of RFC 7239 section 5 that change the environ ("by" is only recorded).
+_FORWARDED_PARAMS: tuple[tuple[str, Parser], ...] = (
+    ("for", _parse_node),
+    ("proto", _parse_proto),
+    ("host", _parse_host),
+)
+
+
+def parse_forwarded(header: str) -> list[dict[str, str]]:
+    """Split an RFC 7239 ``Forwarded`` header into elements of lower-cased parameters.
+
+    Quoted strings are unquoted (quoted-pairs included).  An element that does not parse, or
+    repeats a parameter (RFC 7239 section 4: "MUST NOT occur more than once"), is kept as ``{}``
+    so positions counted from the right stay right; empty list elements are skipped (RFC 9110
+    section 5.6.1).
+    """
+    elements: list[dict[str, str]] = []
+    element: dict[str, str] = {}
+    pos, end = 0, len(header)
+    while pos < end:
+        if not element and header[pos] in ", \t":
+            pos += 1
+            continue
+        match = _PAIR.match(header, pos)
+        if match is None or match[1].lower() in element:
+            elements.append({})
+            element = {}
+            comma = header.find(",", pos)
+            if comma < 0:
+                return elements
+            pos = comma + 1
+            continue
+        name, value, separator = match.groups()
+        if value.startswith('"'):
+            value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
+        element[name.lower()] = value
+        pos = match.end()
+        if separator != ";":
+            elements.append(element)
+            element = {}
+    if element:  # "for=1.2.3.4;" at the very end
+        elements.append(element)
+    return elements
+
+
+def _parse_trusted(trusted: Iterable[str]) -> tuple[bool, bool, tuple[Network, ...]]:
+    if isinstance(trusted, str):
+        raise TypeError(f"trusted must be a list of addresses, not a string: trusted=[{trusted!r}]")
+    any_peer = unix = False
+    networks: list[Network] = []
+    for entry in trusted:
+        if not isinstance(entry, str):
+            raise TypeError(f"trusted: {entry!r} is not a string")
+        if entry.strip() == "*":
+            any_peer = True
+        elif entry.strip().lower() == "unix":
+            unix = True
+        else:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip()))
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted: {entry!r} is not an address or network: {exc}"
+                ) from None
+    return any_peer, unix, tuple(networks)
+
+
+class ProxyFix:
+    """Set the client's address, scheme, host and prefix from trusted proxies' headers.
+
+    Security: the headers are read only when ``REMOTE_ADDR`` is in ``trusted``, and a count
+    must equal the number of proxies that set that header: one too many and the client chooses
+    the value.  ``x_host`` is off by default because a forged host poisons password-reset links.
+
+    Usage::
+
+        app = ProxyFix(app, x_for=1, x_proto=1, trusted=["10.0.0.0/8"])
+
+    The original value of every key it sets is kept in
+    ``environ["middlewares.proxy_fix.orig"]`` (``None`` when the key was absent); that key is
+    present only when something was set.
+
+    :param app: the WSGI application to call.
+    :param x_for: how many ``X-Forwarded-For`` values to trust from the right; sets
+        ``REMOTE_ADDR``.  Default 1, or 0 when ``forwarded`` is set.
+    :param x_proto: the same for ``X-Forwarded-Proto``; sets ``wsgi.url_scheme`` (http, https;
+        ws and wss are stored as http and https).  Default 1, or 0 when ``forwarded`` is set.
+    :param x_host: the same for ``X-Forwarded-Host``; sets ``HTTP_HOST``, ``SERVER_NAME`` and
+        ``SERVER_PORT`` (the scheme's default port when the value has none).  Default 0.
+    :param x_port: the same for ``X-Forwarded-Port``; sets ``SERVER_PORT`` and the port of
+        ``HTTP_HOST`` (omitted when it is the scheme's default).  Default 0.
+    :param x_prefix: the same for ``X-Forwarded-Prefix``; puts the prefix, without a trailing
+        slash, in front of ``SCRIPT_NAME``.  Default 0.
+    :param forwarded: how many elements of the RFC 7239 ``Forwarded`` header to trust from the
+        right; ``for``, ``proto`` and ``host`` of the outermost trusted element are applied
+        as above.  Cannot be combined with an ``x_*`` count.  Default 0.
+    :param trusted: addresses and CIDR networks of the proxies allowed to send these headers;
+        ``"*"`` trusts every peer (Werkzeug's behaviour), ``"unix"`` trusts requests that came
+        over a unix socket (``REMOTE_ADDR`` absent, empty, or not an IP address).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        x_for: int | None = None,
+        x_proto: int | None = None,
+        x_host: int = 0,
+        x_port: int = 0,
+        x_prefix: int = 0,
+        forwarded: int = 0,
+        trusted: Iterable[str] = ("127.0.0.1", "::1"),
+    ) -> None:
+        self.app = app
+        default = 0 if forwarded else 1
+        counts = {
+            "x_for": default if x_for is None else x_for,
+            "x_proto": default if x_proto is None else x_proto,
+            "x_host": x_host,
+            "x_port": x_port,
+            "x_prefix": x_prefix,
+            "forwarded": forwarded,
+        }
+        for option, count in counts.items():
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise TypeError(f"{option} must be an int (a number of proxies), not {count!r}")
+            if count < 0:
+                raise ValueError(f"{option}={count}: a count cannot be negative (0 ignores it)")
+        both = [f"{name}={n}" for name, n in counts.items() if n and name != "forwarded"]
+        if forwarded and both:
+            raise ValueError(
+                f"forwarded={forwarded} cannot be combined with {', '.join(both)}: two sources "
+                "of truth for the same facts; trust either Forwarded or X-Forwarded-*"
+            )
+        self.x_for, self.x_proto = counts["x_for"], counts["x_proto"]
+        self.x_host, self.x_port, self.x_prefix = x_host, x_port, x_prefix
+        self.forwarded = forwarded
+        self._any_peer, self._unix, self._networks = _parse_trusted(trusted)
+
+        # Everything per request is a bounded, thread-safe memo lookup: the peer check and each
+        # parser are pure functions of one string.
+        def memo(parse: Parser) -> Parser:
+            return functools.lru_cache(maxsize=_CACHE_SIZE)(parse)
+
+        self._peer_trusted = functools.lru_cache(maxsize=_CACHE_SIZE)(self._check_peer)
+        self._x_rows = tuple(
+            (key, field, counts["x_" + field], memo(parse))
+            for key, field, parse in _X_HEADERS
+            if counts["x_" + field]
+        )
+        self._forwarded_params = tuple((name, memo(parse)) for name, parse in _FORWARDED_PARAMS)
+
+    def _check_peer(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            # gunicorn gives "" for a unix socket peer, waitress "localhost", uWSGI may omit it.
+            return self._unix
+        if address.version == 6 and address.ipv4_mapped is not None:  # a dual-stack socket
+            address = address.ipv4_mapped
+        return any(address in network for network in self._networks)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._any_peer or self._peer_trusted(environ.get("REMOTE_ADDR") or ""):
+            found = self._read_forwarded(environ) if self.forwarded else self._read_x(environ)
+            if found:
+                _rewrite(environ, found)
+        return self.app(environ, start_response)
+
+    def _read_x(self, environ: WSGIEnvironment) -> dict[str, str]:
+        found = {}
+        for key, field, count, parse in self._x_rows:
+            header = environ.get(key)
+            if header:
+                # X-Forwarded-* values are plain comma lists (no quoting in practice), and the
+                # last `count` values are the ones the trusted proxies appended.
+                values = header.split(",")
+                if len(values) >= count:
+                    value = parse(values[-count].strip(" \t"))
+                    if value is not None:
+                        found[field] = value
+        return found
+
+    def _read_forwarded(self, environ: WSGIEnvironment) -> dict[str, str]:
+        header = environ.get("HTTP_FORWARDED")
+        elements = parse_forwarded(header) if header else []
+        if len(elements) < self.forwarded:
+            return {}
+        trusted = elements[-self.forwarded :]
+        environ[FORWARDED_KEY] = trusted
+        found = {}
+        for name, parse in self._forwarded_params:
+            raw = trusted[0].get(name)
+            value = None if raw is None else parse(raw)
+            if value is not None:
+                found[name] = value
+        return found
+
+
+def _rewrite(environ: WSGIEnvironment, found: dict[str, str]) -> None:
+    """Apply the fields found (for, proto, host, port, prefix), keeping the originals."""
+    changes: dict[str, str] = {}
+    if "for" in found:
+        changes["REMOTE_ADDR"] = found["for"]
+    scheme = found.get("proto")
+    if scheme is not None:
+        changes["wsgi.url_scheme"] = scheme
+    else:
+        scheme = environ.get("wsgi.url_scheme", "http")
+    host, port = found.get("host"), found.get("port")
+    if host is not None or port is not None:
+        name, host_port = _split_host(
+            host or environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
+        )
+        port = port or (host_port if host is not None else None) or _DEFAULT_PORTS.get(scheme)
+        if port is None or port == _DEFAULT_PORTS.get(scheme):
+            changes["HTTP_HOST"] = name
+        else:
+            changes["HTTP_HOST"] = f"{name}:{port}"
+        if host is not None:  # X-Forwarded-Port alone keeps SERVER_NAME, as Werkzeug does
+            changes["SERVER_NAME"] = name
+        if port is not None:
+            changes["SERVER_PORT"] = port
+    if found.get("prefix"):
+        # The proxy's prefix is outermost: the client asked for /prefix + SCRIPT_NAME + PATH_INFO.
+        changes["SCRIPT_NAME"] = found["prefix"] + environ.get("SCRIPT_NAME", "")
+    if changes:
+        environ[ORIG_KEY] = {key: environ.get(key) for key in changes}
+        environ.update(changes)
