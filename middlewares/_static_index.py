@@ -1,0 +1,270 @@
+"""The file side of :class:`~middlewares.static.StaticFiles`: safe paths, file entries, the index.
+
+A URL path becomes a file only through :func:`split_path`, which refuses every way out of a
+directory before the file system is touched; a file becomes a :class:`StaticFile` with every
+header precomputed, so answering a request is a lookup.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from middlewares._http_cache import http_date
+from middlewares._wsgi import add_vary, set_header
+
+if TYPE_CHECKING:
+    from middlewares._wsgi import Headers
+
+#: Twin suffix -> content coding (RFC 9110 section 8.4.1; zstd is RFC 8878).
+TWINS = ((".br", "br"), (".gz", "gzip"), (".zst", "zstd"))
+_TWIN_SUFFIXES = tuple(suffix for suffix, _ in TWINS)
+
+# A file whose *own* type is compressed (data.tar.gz) is that type; mimetypes would call it
+# application/x-tar with an "encoding", and labelling it so would make a browser unpack it.
+_COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "br": "application/x-brotli",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+}
+_UTF8_TYPES = ("application/javascript", "application/json", "image/svg+xml")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"[A-Za-z]:")
+YEAR = 31536000  # what nginx's "expires max" sets; RFC 9111 section 5.2.2.1 caps at 2**31
+
+
+def split_path(rel: str) -> tuple[list[str], bool] | None:
+    """Segments of the URL path below a mount point, and whether it ended in ``/``.
+
+    ``rel`` is the rest of ``PATH_INFO`` after the prefix: the server has already
+    percent-decoded it (``%2e%2e`` is ``..``, ``%2f`` is ``/``) and handed the bytes over as
+    latin-1 (PEP 3333 "Unicode issues").  Returns ``None`` (answer 404) for anything that is
+    not a plain relative path: bytes that are not valid UTF-8 (so overlong forms such as
+    ``%c0%ae`` never become a dot), empty segments (``//etc`` would be absolute once joined),
+    ``.`` and ``..``, backslashes, NUL and other control characters, and Windows drive letters.
+    """
+    if rel == "":
+        return [], False
+    if rel[0] != "/":
+        return None
+    try:
+        text = rel.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+    segments = text[1:].split("/")
+    trailing = segments[-1] == ""
+    if trailing:
+        segments.pop()
+    for segment in segments:
+        if (
+            segment in ("", ".", "..")
+            or "\\" in segment
+            or _CONTROL.search(segment)
+            or _DRIVE.match(segment)
+            or (os.name == "nt" and ":" in segment)  # alternate data streams: name::$DATA
+        ):
+            return None
+    return segments, trailing
+
+
+def url_key(text: str) -> str:
+    """A URL path as the server puts it in ``PATH_INFO``: UTF-8 bytes read as latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What every file's headers are built from (validated by StaticFiles)."""
+
+    max_age: int | None
+    immutable: re.Pattern[str] | None
+    content_types: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    precompressed: bool
+    max_in_memory: int
+    load_data: bool
+
+
+@dataclass(slots=True)
+class Variant:
+    """One representation of a file (identity or a precompressed twin), headers precomputed."""
+
+    path: str
+    size: int
+    mtime: int
+    etag: str
+    headers: Headers  # 200
+    partial: Headers  # 206, without Content-Length and Content-Range
+    not_modified: Headers  # 304 (RFC 9110 section 15.4.5)
+    unsatisfiable: Headers  # 416
+    data: bytes | None
+
+
+@dataclass(slots=True)
+class StaticFile:
+    """A servable file: its variants by content coding (``None`` is identity)."""
+
+    by_coding: dict[str | None, Variant]
+    offered: tuple[str, ...]  # codings with a twin, smallest first
+
+
+def content_type(name: str, overrides: tuple[tuple[str, str], ...]) -> str:
+    lower = name.lower()
+    for suffix, ctype in overrides:
+        if lower.endswith(suffix):
+            return ctype
+    guessed, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding is not None:
+        guessed = _COMPRESSED_TYPES.get(encoding, "application/octet-stream")
+    ctype = guessed or "application/octet-stream"
+    if ctype.startswith("text/") or ctype in _UTF8_TYPES:
+        ctype += "; charset=utf-8"
+    return ctype
+
+
+def _variant(
+    path: str, st: os.stat_result, coding: str | None, common: Headers, options: Options
+) -> Variant:
+    tag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+    etag = f'"{tag}-{coding}"' if coding else f'"{tag}"'
+    mtime = int(st.st_mtime)
+    validators: Headers = [("ETag", etag), ("Last-Modified", http_date(mtime))]
+    ctype, *rest = common  # Content-Type first, then Cache-Control, Vary and the extra headers
+    coded: Headers = [("Content-Encoding", coding)] if coding else []
+    partial = [ctype, *coded, *validators, ("Accept-Ranges", "bytes"), *rest]
+    headers = [ctype, ("Content-Length", str(st.st_size)), *partial[1:]]
+    not_modified = [*validators, *rest]
+    unsatisfiable = [("Content-Range", f"bytes */{st.st_size}"), ("Content-Length", "0"), *rest]
+    data = None
+    if options.load_data and st.st_size <= options.max_in_memory:
+        with open(path, "rb") as f:
+            data = f.read()
+    return Variant(
+        path, st.st_size, mtime, etag, headers, partial, not_modified, unsatisfiable, data
+    )
+
+
+def build_file(
+    path: str, url: str, st: os.stat_result, options: Options, contained: Callable[[str], bool]
+) -> StaticFile:
+    """The :class:`StaticFile` for ``path`` (already checked), served at ``url``."""
+    common: Headers = [
+        ("Content-Type", content_type(os.path.basename(path), options.content_types))
+    ]
+    if options.immutable is not None and options.immutable.search(url):
+        common.append(("Cache-Control", f"max-age={YEAR}, public, immutable"))
+    elif options.max_age is not None:
+        common.append(("Cache-Control", f"max-age={options.max_age}, public"))
+    twins: list[tuple[str, os.stat_result, str]] = []
+    if options.precompressed:
+        for suffix, coding in TWINS:
+            twin = path + suffix
+            try:
+                tst = os.stat(twin)
+            except (OSError, ValueError):
+                continue
+            # A twin older than its file is stale (edited since `compress` ran); one that
+            # does not shrink is not worth a Vary.
+            if (
+                stat.S_ISREG(tst.st_mode)
+                and tst.st_mtime_ns >= st.st_mtime_ns
+                and tst.st_size < st.st_size
+                and contained(twin)
+            ):
+                twins.append((twin, tst, coding))
+    if twins:
+        add_vary(common, "Accept-Encoding")  # RFC 9110 section 12.5.5
+    for name, value in options.headers:
+        if name.lower() == "vary":
+            add_vary(common, value)
+        else:
+            set_header(common, name, value)
+    twins.sort(key=lambda item: item[1].st_size)  # smallest accepted first
+    by_coding: dict[str | None, Variant] = {None: _variant(path, st, None, common, options)}
+    for twin, tst, coding in twins:
+        by_coding[coding] = _variant(twin, tst, coding, common, options)
+    return StaticFile(by_coding, tuple(coding for _, _, coding in twins))
+
+
+def is_twin(path: str) -> bool:
+    """Whether ``path`` is a precompressed twin of an existing file (never served by name)."""
+    lower = path.lower()
+    for suffix in _TWIN_SUFFIXES:
+        if lower.endswith(suffix):
+            return os.path.isfile(path[: -len(suffix)])
+    return False
+
+
+def walk(
+    prefix: str,
+    root: str,
+    options: Options,
+    *,
+    index: str | None,
+    hidden: bool,
+    follow_symlinks: bool,
+    contained: Callable[[str], bool],
+) -> Iterable[tuple[str, StaticFile | None]]:
+    """Every (URL key, file) under ``root``; a ``None`` file marks a directory to redirect."""
+    seen: set[tuple[int, int]] = set()
+    # followlinks=True, then prune by hand: symlinked directories inside the root are served
+    # as autorefresh would serve them; ones leading out are pruned unless follow_symlinks; a
+    # directory seen before (a symlink loop) is never walked twice.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            dst = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (dst.st_dev, dst.st_ino) in seen or not (follow_symlinks or contained(dirpath)):
+            dirnames[:] = []
+            continue
+        seen.add((dst.st_dev, dst.st_ino))
+        rel = os.path.relpath(dirpath, root)
+        parts = [] if rel == "." else rel.split(os.sep)
+        try:
+            base = prefix + "".join("/" + url_key(_utf8(part)) for part in parts)
+        except UnicodeError:  # not UTF-8 on disk: no URL can name it (split_path decodes strictly)
+            dirnames[:] = []
+            continue
+        if not hidden:
+            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        names = set(filenames)
+        for name in filenames:
+            if not hidden and name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if options.precompressed and name.lower().endswith(_TWIN_SUFFIXES):
+                stem = name[: name.rfind(".")]
+                if stem in names:
+                    continue
+            try:
+                key = base + "/" + url_key(_utf8(name))
+                st = os.stat(path)
+            except (OSError, UnicodeError):
+                continue
+            if stat.S_ISREG(st.st_mode) and (follow_symlinks or contained(path)):
+                entry = build_file(path, key, st, options, contained)
+                yield key, entry
+                if name == index:
+                    yield base + "/", entry
+                    if base:
+                        yield base, None
+
+
+def _utf8(name: str) -> str:
+    """``name`` if its bytes on disk are UTF-8, else UnicodeError (surrogate-escaped bytes)."""
+    return os.fsencode(name).decode("utf-8")
+
+
+def normalise_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Headers:
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    return [(str(name), str(value)) for name, value in items]

@@ -1,0 +1,808 @@
+"""StaticFiles: every rule in both modes (index built at start-up, autorefresh per request)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.util import FileWrapper
+
+import brotli
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webtest import TestApp
+
+import middlewares.static as static_module
+from middlewares._http_cache import http_date
+from middlewares.static import FileBody, StaticFiles
+from tests.wsgi_helpers import drive
+
+SECRET = b"TOP-SECRET-CONTENTS"
+JS = b"function hello() { return 'hello, world'; }\n" * 60
+BIG = bytes(range(256)) * 1024  # 256 KiB: past max_in_memory, so it is read from disk
+VIDEO = os.urandom(100_000)
+
+
+def fallback(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The wrapped app: says it was reached, so a test can tell a fall-through from a 404."""
+    start_response("404 Not Found", [("Content-Type", "text/plain"), ("X-App", "yes")])
+    return [b"app: " + environ["PATH_INFO"].encode("latin-1")]
+
+
+def _write(path: Path, data: bytes, mtime: int = 1_700_000_000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("static")
+    root = base / "assets"
+    _write(base / "secret.txt", SECRET)
+    _write(base / "outside" / "passwd", SECRET)
+    _write(root / "hello.txt", b"Hello, static!")
+    _write(root / "app.js", JS)
+    _write(root / "app.js.gz", gzip.compress(JS, 9, mtime=0))
+    _write(root / "app.js.br", brotli.compress(JS, quality=11))
+    _write(root / "app.js.zst", zstandard.ZstdCompressor(level=19).compress(JS))
+    _write(root / "style.0123abcd.css", b"body { color: red }")
+    _write(root / "big.bin", BIG)
+    _write(root / "video.mp4", VIDEO)
+    _write(root / "data.tar.gz", gzip.compress(b"tar bytes", mtime=0))
+    _write(root / "empty.txt", b"")
+    _write(root / "café.txt", b"accented")
+    _write(root / ".env", SECRET)
+    _write(root / ".git" / "config", SECRET)
+    _write(root / "docs" / "index.html", b"<h1>docs</h1>")
+    _write(root / "index.html", b"<h1>home</h1>")
+    _write(root / "sub" / "dir" / "file.txt", b"deep")
+    # A stale twin: older than the file it was made from.
+    _write(root / "stale.css", b"new " * 100, mtime=1_700_000_100)
+    _write(root / "stale.css.gz", gzip.compress(b"old " * 100, mtime=0), mtime=1_700_000_000)
+    # Twins whose sizes put gzip before br (smallest accepted first).
+    _write(root / "order.txt", b"x" * 1000)
+    _write(root / "order.txt.br", b"B" * 300)
+    _write(root / "order.txt.gz", b"G" * 200)
+    (root / "link_out").symlink_to(base / "secret.txt")
+    (root / "dirlink_out").symlink_to(base / "outside")
+    (root / "link_in").symlink_to(root / "hello.txt")
+    os.mkfifo(root / "fifo.txt")  # opening it would block forever: never a file to serve
+    return root
+
+
+MODES = ["index", "autorefresh"]
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make(tree: Path, mode: str) -> Callable[..., StaticFiles]:
+    def factory(**options: Any) -> StaticFiles:
+        options.setdefault("directories", {"/static": tree})
+        return StaticFiles(fallback, autorefresh=mode == "autorefresh", **options)
+
+    return factory
+
+
+@pytest.fixture
+def client(make: Callable[..., StaticFiles]) -> TestApp:
+    return TestApp(make(headers={"Access-Control-Allow-Origin": "*"}), lint=True)
+
+
+def head(resp: Any, name: str) -> str | None:
+    value = resp.headers.get(name)
+    return None if value is None else str(value)
+
+
+# --- plain serving ------------------------------------------------------------------------
+
+
+def test_serves_a_small_file_with_every_header(client: TestApp) -> None:
+    resp = client.get("/static/hello.txt")
+    assert resp.status_int == 200
+    assert resp.body == b"Hello, static!"
+    assert head(resp, "Content-Type") == "text/plain; charset=utf-8"
+    assert head(resp, "Content-Length") == "14"
+    assert head(resp, "Last-Modified") == http_date(1_700_000_000)
+    assert head(resp, "Cache-Control") == "max-age=60, public"
+    assert head(resp, "Accept-Ranges") == "bytes"
+    assert head(resp, "Access-Control-Allow-Origin") == "*"
+    assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', head(resp, "ETag") or "")
+    assert head(resp, "Vary") is None  # no twins: nothing varies
+
+
+def test_serves_a_large_file_from_disk(client: TestApp) -> None:
+    resp = client.get("/static/big.bin")
+    assert resp.body == BIG
+    assert head(resp, "Content-Length") == str(len(BIG))
+    assert head(resp, "Content-Type") == "application/octet-stream"
+
+
+def test_ignores_the_query_string(client: TestApp) -> None:
+    assert client.get("/static/hello.txt?v=3").body == b"Hello, static!"
+
+
+def test_non_ascii_file_names(client: TestApp) -> None:
+    assert client.get("/static/caf%C3%A9.txt").body == b"accented"
+
+
+def test_empty_file(client: TestApp) -> None:
+    resp = client.get("/static/empty.txt", headers={"Range": "bytes=0-0"})
+    assert resp.status_int == 200
+    assert resp.body == b""
+    assert head(resp, "Content-Length") == "0"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/", id="outside-prefix"),
+        pytest.param("/staticfoo/hello.txt", id="prefix-is-not-a-segment"),
+        pytest.param("/static/missing.txt", id="missing"),
+        pytest.param("/static/sub", id="directory-without-index"),
+        pytest.param("/static/hello.txt/", id="file-with-slash"),
+        pytest.param("/static/%252e%252e/secret.txt", id="double-encoded-is-a-name"),
+    ],
+)
+def test_what_is_not_a_file_goes_to_the_app(client: TestApp, path: str) -> None:
+    resp = client.get(path, status=404)
+    assert head(resp, "X-App") == "yes"
+
+
+def test_head_has_the_get_headers_and_no_body(client: TestApp) -> None:
+    get = client.get("/static/big.bin")
+    resp = client.head("/static/big.bin", headers={"Range": "bytes=0-0"})
+    assert resp.status_int == 200  # Range is for GET only (RFC 9110 section 14.2)
+    assert resp.body == b""
+    assert resp.headers == get.headers
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+def test_other_methods_on_a_file_get_405(client: TestApp, method: str) -> None:
+    resp = client.request("/static/hello.txt", method=method, status=405)
+    assert head(resp, "Allow") == "GET, HEAD"
+    assert head(resp, "Access-Control-Allow-Origin") == "*"
+    assert b"Hello" not in resp.body
+
+
+def test_other_methods_on_a_missing_file_go_to_the_app(client: TestApp) -> None:
+    resp = client.post("/static/upload", status=404)
+    assert head(resp, "X-App") == "yes"
+
+
+def test_mimetypes_override_and_archives_keep_their_own_type(
+    make: Callable[..., StaticFiles],
+) -> None:
+    client = TestApp(make(mimetypes={".txt": "text/x-custom"}))
+    assert head(client.get("/static/hello.txt"), "Content-Type") == "text/x-custom"
+    resp = client.get("/static/data.tar.gz", headers={"Accept-Encoding": "gzip"})
+    assert head(resp, "Content-Type") == "application/gzip"
+    assert head(resp, "Content-Encoding") is None
+    assert resp.body == gzip.compress(b"tar bytes", mtime=0)
+
+
+def test_immutable_files_are_cached_for_a_year(client: TestApp) -> None:
+    resp = client.get("/static/style.0123abcd.css")
+    assert head(resp, "Cache-Control") == "max-age=31536000, public, immutable"
+    assert head(resp, "Content-Type") == "text/css; charset=utf-8"
+
+
+def test_max_age_none_sends_no_cache_control(make: Callable[..., StaticFiles]) -> None:
+    resp = TestApp(make(max_age=None, immutable=None)).get("/static/style.0123abcd.css")
+    assert head(resp, "Cache-Control") is None
+
+
+def test_several_directories_longest_prefix_wins(tree: Path, mode: str) -> None:
+    app = StaticFiles(
+        fallback,
+        directories={"/static": tree, "/static/sub": tree / "docs", "/other/": tree / "sub"},
+        autorefresh=mode == "autorefresh",
+    )
+    client = TestApp(app)
+    assert client.get("/static/sub/").body == b"<h1>docs</h1>"
+    assert client.get("/other/dir/file.txt").body == b"deep"
+    assert client.get("/static/hello.txt").body == b"Hello, static!"
+    assert head(client.get("/static/sub/dir/file.txt", status=404), "X-App") == "yes"
+
+
+# --- index files and redirects ----------------------------------------------------------
+
+
+def test_directory_index(client: TestApp) -> None:
+    assert client.get("/static/docs/").body == b"<h1>docs</h1>"
+    assert client.get("/static/").body == b"<h1>home</h1>"
+
+
+def test_directory_without_slash_redirects(client: TestApp) -> None:
+    resp = client.get("/static/docs?page=2", status=302)
+    assert head(resp, "Location") == "/static/docs/?page=2"  # relative: RFC 9110 10.2.2
+    assert client.get("/static", status=302).headers["Location"].endswith("/static/")
+
+
+def test_redirect_keeps_script_name_and_never_leaves_the_host(tree: Path, mode: str) -> None:
+    app = StaticFiles(fallback, directories={"/s": tree}, autorefresh=mode == "autorefresh")
+    # A broken server or a careless middleware may set SCRIPT_NAME="/" (wsgiref.validate
+    # refuses it): "//s/docs/" would then name the host "s".
+    result = drive(app, environ={"SCRIPT_NAME": "/", "PATH_INFO": "/s/docs"}, validate=False)
+    location = dict(result.headers)["Location"]
+    assert location == "/s/docs/"
+    result = drive(app, environ={"SCRIPT_NAME": "/mount", "PATH_INFO": "/s/docs"})
+    assert dict(result.headers)["Location"] == "/mount/s/docs/"
+
+
+def test_index_none_disables_directory_urls(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(index=None))
+    assert head(client.get("/static/docs/", status=404), "X-App") == "yes"
+    assert head(client.get("/static/docs", status=404), "X-App") == "yes"
+
+
+# --- conditional requests ---------------------------------------------------------------
+
+
+def _etag(client: TestApp, path: str = "/static/hello.txt", **headers: str) -> str:
+    return str(client.get(path, headers=headers).headers["ETag"])
+
+
+def test_if_none_match_gives_304_with_cache_headers(client: TestApp) -> None:
+    etag = _etag(client, "/static/app.js")
+    resp = client.get("/static/app.js", headers={"If-None-Match": etag}, status=304)
+    assert resp.body == b""
+    assert head(resp, "ETag") == etag
+    assert head(resp, "Cache-Control") == "max-age=60, public"
+    assert head(resp, "Vary") == "Accept-Encoding"
+    assert head(resp, "Access-Control-Allow-Origin") == "*"
+    assert head(resp, "Content-Type") is None
+    assert head(resp, "Content-Length") is None
+
+
+@pytest.mark.parametrize(
+    ("template", "status"),
+    [
+        pytest.param("{etag}", 304, id="exact"),
+        pytest.param('"other", {etag}', 304, id="list"),
+        pytest.param('"a,b", W/{etag} ,"c"', 304, id="list-with-comma-in-tag"),
+        pytest.param("W/{etag}", 304, id="weak-matches-weakly"),
+        pytest.param("*", 304, id="star"),
+        pytest.param(' "other" ', 200, id="no-match"),
+        pytest.param("{bare}", 200, id="unquoted-is-malformed"),
+        pytest.param("{etag} garbage", 200, id="malformed"),
+    ],
+)
+def test_if_none_match_forms(client: TestApp, template: str, status: int) -> None:
+    etag = _etag(client)
+    header = template.format(etag=etag, bare=etag.strip('"'))
+    client.get("/static/hello.txt", headers={"If-None-Match": header}, status=status)
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [
+        pytest.param(0, 304, id="same-time"),
+        pytest.param(3600, 304, id="later"),
+        pytest.param(-1, 200, id="earlier"),
+    ],
+)
+def test_if_modified_since(client: TestApp, offset: int, status: int) -> None:
+    since = http_date(1_700_000_000 + offset)
+    client.get("/static/hello.txt", headers={"If-Modified-Since": since}, status=status)
+
+
+def test_if_modified_since_in_the_obsolete_formats(client: TestApp) -> None:
+    for since in ("Tuesday, 14-Nov-23 22:13:20 GMT", "Tue Nov 14 22:13:20 2023"):
+        client.get("/static/hello.txt", headers={"If-Modified-Since": since}, status=304)
+
+
+def test_if_modified_since_is_ignored_with_if_none_match(client: TestApp) -> None:
+    headers = {"If-None-Match": '"other"', "If-Modified-Since": http_date(1_800_000_000)}
+    client.get("/static/hello.txt", headers=headers, status=200)
+
+
+def test_invalid_if_modified_since_is_ignored(client: TestApp) -> None:
+    client.get("/static/hello.txt", headers={"If-Modified-Since": "yesterday"}, status=200)
+
+
+def test_if_match_and_if_unmodified_since(client: TestApp) -> None:
+    etag = _etag(client)
+    client.get("/static/hello.txt", headers={"If-Match": etag}, status=200)
+    client.get("/static/hello.txt", headers={"If-Match": f'"x", {etag}'}, status=200)
+    client.get("/static/hello.txt", headers={"If-Match": "*"}, status=200)
+    client.get("/static/hello.txt", headers={"If-Match": f"W/{etag}"}, status=412)
+    client.get("/static/hello.txt", headers={"If-Match": '"other"'}, status=412)
+    before = http_date(1_600_000_000)
+    client.get("/static/hello.txt", headers={"If-Unmodified-Since": before}, status=412)
+    after = http_date(1_800_000_000)
+    client.get("/static/hello.txt", headers={"If-Unmodified-Since": after}, status=200)
+
+
+# --- ranges --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/static/hello.txt", "/static/big.bin", "/static/video.mp4"])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("bytes=0-0", (0, 0), id="first-byte"),
+        pytest.param("bytes=-1", (-1, -1), id="last-byte"),
+        pytest.param("bytes=3-", (3, -1), id="open-end"),
+        pytest.param("bytes=2-5", (2, 5), id="middle"),
+        pytest.param("bytes=1-99999999999", (1, -1), id="end-clamped"),
+        pytest.param("bytes=-99999999999999999999999", (0, -1), id="huge-suffix"),
+        pytest.param("BYTES = 0 - 1", (0, 1), id="unit-case-and-spaces"),
+    ],
+)
+def test_single_ranges_give_206(client: TestApp, path: str, header: str, expected: Any) -> None:
+    full = client.get(path).body
+    size = len(full)
+    first, last = (value % size for value in expected)
+    resp = client.get(path, headers={"Range": header}, status=206)
+    assert resp.body == full[first : last + 1]
+    assert head(resp, "Content-Range") == f"bytes {first}-{last}/{size}"
+    assert head(resp, "Content-Length") == str(last - first + 1)
+    assert head(resp, "ETag") == head(client.get(path), "ETag")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("bytes=-0", id="empty-suffix"),
+        pytest.param("bytes=14-", id="at-end"),
+        pytest.param("bytes=99-100", id="past-end"),
+        pytest.param("bytes=" + "9" * 5000 + "-", id="thousands-of-digits"),
+    ],
+)
+def test_unsatisfiable_ranges_give_416(client: TestApp, header: str) -> None:
+    resp = client.get("/static/hello.txt", headers={"Range": header}, status=416)
+    assert head(resp, "Content-Range") == "bytes */14"
+    assert head(resp, "Access-Control-Allow-Origin") == "*"
+
+
+def test_416_keeps_vary(client: TestApp) -> None:
+    resp = client.get("/static/app.js", headers={"Range": "bytes=99999-"}, status=416)
+    assert head(resp, "Vary") == "Accept-Encoding"
+    assert head(resp, "Content-Range") == f"bytes */{len(JS)}"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("bytes=0-1,4-5", id="multiple-ranges-get-the-whole-file"),
+        pytest.param("bytes=5-2", id="reversed"),
+        pytest.param("items=0-1", id="other-unit"),
+        pytest.param("bytes=abc", id="garbage"),
+        pytest.param("bytes=1-2-3", id="two-dashes"),
+        pytest.param("bytes=-", id="no-numbers"),
+        pytest.param("bytes=٣-", id="non-ascii-digit"),
+        pytest.param("bytes 0-1", id="no-equals"),
+    ],
+)
+def test_ignored_ranges_give_the_whole_file(client: TestApp, header: str) -> None:
+    resp = client.get("/static/hello.txt", headers={"Range": header}, status=200)
+    assert resp.body == b"Hello, static!"
+    assert head(resp, "Content-Range") is None
+
+
+def test_if_range(client: TestApp) -> None:
+    etag = _etag(client)
+    date = http_date(1_700_000_000)
+    for condition, status in [
+        (etag, 206),
+        (f"W/{etag}", 200),  # a weak validator never matches If-Range (RFC 9110 13.1.5)
+        ('"other"', 200),
+        (date, 206),
+        (http_date(1_700_000_001), 200),
+        ("not a date", 200),
+    ]:
+        headers = {"Range": "bytes=0-4", "If-Range": condition}
+        client.get("/static/hello.txt", headers=headers, status=status)
+
+
+def test_range_of_a_precompressed_twin(make: Callable[..., StaticFiles]) -> None:
+    gz = gzip.compress(JS, 9, mtime=0)
+    resp = fetch(make(), "/static/app.js", Range="bytes=0-1", Accept_Encoding="gzip")
+    assert resp.status == "206 Partial Content"
+    assert resp.body == gz[:2] == b"\x1f\x8b"
+    assert resp.header("Content-Encoding") == "gzip"
+    assert resp.header("Content-Range") == f"bytes 0-1/{len(gz)}"
+
+
+# --- precompressed twins -----------------------------------------------------------------
+
+
+class Fetched:
+    """A response driven through wsgiref.validate (WebTest would decode gzip bodies itself)."""
+
+    def __init__(self, app: StaticFiles, path: str, headers: dict[str, str]) -> None:
+        env = {"PATH_INFO": path}
+        env.update({"HTTP_" + name.upper(): value for name, value in headers.items()})
+        result = drive(app, environ=env)
+        self.status = result.status
+        self.body = result.body
+        self.headers = result.headers
+
+    def header(self, name: str) -> str | None:
+        values = [value for key, value in self.headers if key.lower() == name.lower()]
+        assert len(values) <= 1
+        return values[0] if values else None
+
+    def decoded(self) -> bytes:
+        coding = self.header("Content-Encoding")
+        if coding == "gzip":
+            return gzip.decompress(self.body)
+        if coding == "br":
+            return bytes(brotli.decompress(self.body))
+        if coding == "zstd":
+            return zstandard.ZstdDecompressor().decompress(self.body)
+        assert coding is None
+        return self.body
+
+
+def fetch(app: StaticFiles, path: str, **headers: str) -> Fetched:
+    return Fetched(app, path, headers)
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        pytest.param(None, None, id="no-header-identity"),
+        pytest.param("gzip", "gzip", id="gzip"),
+        pytest.param("br", "br", id="br"),
+        pytest.param("zstd", "zstd", id="zstd"),
+        pytest.param("gzip, br", "br", id="smallest-accepted"),
+        pytest.param("gzip;q=0, br;q=0, zstd;q=0", None, id="all-refused"),
+        pytest.param("gzip;q=0", None, id="gzip-q0-never-gets-gzip"),
+        pytest.param("*;q=0.5, br;q=0", "zstd", id="star"),
+        pytest.param("identity", None, id="identity"),
+        pytest.param("GZIP;Q=1", "gzip", id="case-insensitive"),
+        pytest.param("gzip;q=oops", None, id="malformed-q-ignored"),
+    ],
+)
+def test_twins_by_accept_encoding(
+    make: Callable[..., StaticFiles], accept: str | None, coding: str | None
+) -> None:
+    headers = {"Accept_Encoding": accept} if accept is not None else {}
+    resp = fetch(make(), "/static/app.js", **headers)
+    assert resp.header("Content-Encoding") == coding
+    assert resp.header("Vary") == "Accept-Encoding"
+    assert resp.decoded() == JS
+    assert resp.header("Content-Length") == str(len(resp.body))
+    assert resp.header("Content-Type") == "text/javascript; charset=utf-8"
+
+
+def test_each_coding_has_its_own_etag_and_304(make: Callable[..., StaticFiles]) -> None:
+    app = make()
+    tags = {
+        c: fetch(app, "/static/app.js", Accept_Encoding=c).header("ETag") for c in ("gzip", "br")
+    }
+    tags["identity"] = fetch(app, "/static/app.js").header("ETag")
+    assert len(set(tags.values())) == 3
+    etag = str(tags["gzip"])
+    resp = fetch(app, "/static/app.js", If_None_Match=etag, Accept_Encoding="gzip")
+    assert resp.status == "304 Not Modified"
+    assert resp.header("ETag") == etag
+    resp = fetch(app, "/static/app.js", If_None_Match=etag, Accept_Encoding="br")
+    assert resp.status == "200 OK"
+    assert resp.decoded() == JS
+
+
+def test_smallest_twin_first_and_q_values_win(make: Callable[..., StaticFiles]) -> None:
+    app = make()
+    resp = fetch(app, "/static/order.txt", Accept_Encoding="br, gzip")
+    assert resp.header("Content-Encoding") == "gzip"  # the .gz twin is the smaller one
+    assert resp.body == b"G" * 200
+    resp = fetch(app, "/static/order.txt", Accept_Encoding="br, gzip;q=0.5")
+    assert resp.header("Content-Encoding") == "br"
+
+
+@pytest.mark.parametrize("name", ["app.js.gz", "app.js.br", "app.js.zst", "APP.JS.GZ"])
+def test_twins_are_never_served_by_their_own_name(client: TestApp, name: str) -> None:
+    resp = client.get(f"/static/{name}", status=404)
+    assert head(resp, "X-App") == "yes"
+
+
+def test_stale_twin_is_not_served(client: TestApp, make: Callable[..., StaticFiles]) -> None:
+    resp = fetch(make(), "/static/stale.css", Accept_Encoding="gzip")
+    assert resp.header("Content-Encoding") is None
+    assert resp.body == b"new " * 100
+    assert head(client.get("/static/stale.css.gz", status=404), "X-App") == "yes"
+
+
+def test_precompressed_false_serves_twins_as_files(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(precompressed=False))
+    resp = client.get("/static/app.js", headers={"Accept-Encoding": "gzip"})
+    assert head(resp, "Content-Encoding") is None
+    assert head(resp, "Vary") is None
+    resp = client.get("/static/app.js.gz")
+    assert head(resp, "Content-Type") == "application/gzip"
+    assert resp.body == gzip.compress(JS, 9, mtime=0)
+
+
+def test_extra_vary_is_merged(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(headers=[("Vary", "Origin"), ("X-Frame-Options", "DENY")]))
+    resp = client.get("/static/app.js")
+    assert head(resp, "Vary") == "Accept-Encoding, Origin"
+    assert head(resp, "X-Frame-Options") == "DENY"
+    assert head(client.get("/static/hello.txt"), "Vary") == "Origin"
+
+
+# --- security --------------------------------------------------------------------------------
+
+HOSTILE = [
+    "/static/../secret.txt",
+    "/static/%2e%2e/secret.txt",
+    "/static/%2E%2E%2Fsecret.txt",
+    "/static/..%2fsecret.txt",
+    "/static/.%2e/secret.txt",
+    "/static/sub/../../secret.txt",
+    "/static/sub/dir/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+    "/static/%c0%ae%c0%ae/secret.txt",
+    "/static/%c0%ae%c0%ae%c0%afsecret.txt",
+    "/static/%e0%80%ae%e0%80%ae/secret.txt",
+    "/static/..%5csecret.txt",
+    "/static/..%5c..%5csecret.txt",
+    "/static/hello.txt%00.png",
+    "/static/%00",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/static/C:/Windows/win.ini",
+    "/static/c:%5cwindows%5cwin.ini",
+    "/static/./hello.txt",
+    "/static/%ff%fe",
+]
+NOT_SERVED = [
+    "/static/.env",
+    "/static/.git/config",
+    "/static/%2egit/config",
+    "/static/link_out",
+    "/static/dirlink_out/passwd",
+    "/static/fifo.txt",
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE)
+def test_hostile_paths_get_404_from_us(client: TestApp, path: str) -> None:
+    resp = client.get(path, status=404)
+    assert head(resp, "X-App") is None  # answered here: the app never sees the path
+    assert SECRET not in resp.body
+
+
+@pytest.mark.parametrize("path", HOSTILE + NOT_SERVED)
+def test_hostile_paths_through_the_validator(make: Callable[..., StaticFiles], path: str) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    # As a server hands it over: percent-decoded bytes, as latin-1 (PEP 3333).
+    raw = unquote_to_bytes(path.split("?")[0]).decode("latin-1")
+    for method in ("GET", "HEAD", "POST"):
+        result = drive(make(), environ={"PATH_INFO": raw, "REQUEST_METHOD": method})
+        assert result.status.startswith(("404", "400")), (path, result.status)
+        assert SECRET not in result.body
+
+
+def test_the_absolute_path_of_a_secret_is_not_served(client: TestApp, tree: Path) -> None:
+    resp = client.get("/static/" + str(tree.parent / "secret.txt"), status=404)
+    assert SECRET not in resp.body
+
+
+@pytest.mark.parametrize("path", NOT_SERVED)
+def test_dotfiles_symlinks_out_and_fifos_are_absent(client: TestApp, path: str) -> None:
+    resp = client.get(path, status=404)
+    assert head(resp, "X-App") == "yes"
+    assert SECRET not in resp.body
+
+
+def test_symlink_inside_the_root_is_served(client: TestApp) -> None:
+    assert client.get("/static/link_in").body == b"Hello, static!"
+
+
+def test_hidden_true_serves_dotfiles(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(hidden=True))
+    assert client.get("/static/.env").body == SECRET
+    assert client.get("/static/.git/config").body == SECRET
+    client.get("/static/../secret.txt", status=404)  # still never out of the root
+
+
+def test_follow_symlinks_true_serves_links_out(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(follow_symlinks=True))
+    assert client.get("/static/link_out").body == SECRET
+    assert client.get("/static/dirlink_out/passwd").body == SECRET
+    client.get("/static/../secret.txt", status=404)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    segments=st.lists(
+        st.one_of(
+            st.sampled_from(["..", ".", "", "%2e", "\\", "\x00", "C:", ".git", "secret.txt"]),
+            st.text(max_size=8),
+        ),
+        max_size=6,
+    )
+)
+def test_fuzzed_paths_never_leak_nor_crash(
+    make: Callable[..., StaticFiles], segments: list[str]
+) -> None:
+    path = "/static/" + "/".join(segments)
+    raw = path.encode("utf-8", "surrogatepass").decode("latin-1")
+    result = drive(make(), environ={"PATH_INFO": raw})
+    assert SECRET not in result.body
+    assert result.status[:3] in {"200", "302", "404"}
+
+
+# --- bodies: file_wrapper, blocks, close ------------------------------------------------
+
+
+class CountingFile(io.FileIO):
+    closes = 0
+
+    def close(self) -> None:
+        if not self.closed:
+            type(self).closes += 1
+        super().close()
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountingFile]:
+    class Counting(CountingFile):
+        closes = 0
+
+    monkeypatch.setattr(
+        static_module, "open", lambda path, mode: Counting(path, "r"), raising=False
+    )
+    return Counting
+
+
+def test_large_file_goes_out_as_the_servers_file_wrapper(make: Callable[..., StaticFiles]) -> None:
+    result = drive(make(), environ={"PATH_INFO": "/static/big.bin"})
+    assert isinstance(result.server_body.original_iterator, FileWrapper)
+    assert result.body == BIG
+
+
+def test_without_file_wrapper_blocks_and_closes_once(
+    make: Callable[..., StaticFiles], counted: type[CountingFile]
+) -> None:
+    env = {"PATH_INFO": "/static/big.bin", "wsgi.file_wrapper": None}
+    result = drive(make(block_size=10_000), environ=env, validate=False)
+    assert isinstance(result.server_body, FileBody)
+    assert result.body == BIG
+    assert counted.closes == 1
+
+
+def test_client_gone_early_closes_once(
+    make: Callable[..., StaticFiles], counted: type[CountingFile]
+) -> None:
+    env = {"PATH_INFO": "/static/big.bin", "wsgi.file_wrapper": None}
+    result = drive(make(block_size=1000), environ=env, stop_after=2)
+    assert result.body == BIG[:2000]
+    assert counted.closes == 1
+
+
+def test_start_response_raising_closes_the_file(
+    make: Callable[..., StaticFiles], counted: type[CountingFile]
+) -> None:
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        raise RuntimeError("server refused")
+
+    env = {"PATH_INFO": "/static/big.bin", "REQUEST_METHOD": "GET"}
+    with pytest.raises(RuntimeError):
+        make()(env, start_response)
+    assert counted.closes == 1
+
+
+def test_small_file_read_from_disk_closes_once(
+    tree: Path, mode: str, counted: type[CountingFile]
+) -> None:
+    app = StaticFiles(fallback, directories={"/static": tree}, autorefresh=mode == "autorefresh")
+    result = drive(app, environ={"PATH_INFO": "/static/hello.txt"})
+    assert result.body == b"Hello, static!"
+    assert counted.closes == (1 if mode == "autorefresh" else 0)  # the index keeps it in memory
+
+
+def test_file_body_close_is_idempotent(tree: Path) -> None:
+    body = FileBody(open(tree / "hello.txt", "rb"), 5, 2)  # noqa: SIM115
+    assert list(body) == [b"He", b"ll", b"o"]
+    body.close()
+    body.close()
+    assert list(body) == []
+
+
+def test_range_with_a_non_capping_wrapper_is_bounded(make: Callable[..., StaticFiles]) -> None:
+    # wsgiref's FileWrapper reads to the end of the file: a 206 must not use it.
+    env = {"PATH_INFO": "/static/big.bin", "HTTP_RANGE": "bytes=1000-70999"}
+    result = drive(make(), environ=env)
+    assert isinstance(result.server_body.original_iterator, FileBody)
+    assert result.body == BIG[1000:71000]
+
+
+def test_range_with_a_capping_server_uses_its_wrapper(make: Callable[..., StaticFiles]) -> None:
+    class GunicornLikeWrapper(FileWrapper):
+        pass
+
+    GunicornLikeWrapper.__module__ = "gunicorn.http.wsgi"
+    env = {
+        "PATH_INFO": "/static/big.bin",
+        "HTTP_RANGE": "bytes=100000-",
+        "wsgi.file_wrapper": GunicornLikeWrapper,
+    }
+    result = drive(make(), environ=env)
+    wrapped = result.server_body.original_iterator
+    assert isinstance(wrapped, GunicornLikeWrapper)
+    assert result.body == BIG[100000:]  # seeked to the start; the end is the file's
+
+
+# --- modes ------------------------------------------------------------------------------------
+
+
+def test_autorefresh_sees_changes_and_index_does_not(tmp_path: Path, mode: str) -> None:
+    _write(tmp_path / "a.txt", b"one")
+    client = TestApp(
+        StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    )
+    assert client.get("/s/a.txt").body == b"one"
+    _write(tmp_path / "a.txt", b"two!", mtime=1_800_000_000)
+    _write(tmp_path / "new.txt", b"new")
+    if mode == "autorefresh":
+        assert client.get("/s/a.txt").body == b"two!"
+        assert client.get("/s/new.txt").body == b"new"
+    else:
+        assert client.get("/s/a.txt").body == b"one"
+        assert head(client.get("/s/new.txt", status=404), "X-App") == "yes"
+
+
+def test_index_mode_falls_through_when_a_large_file_vanished(tmp_path: Path) -> None:
+    _write(tmp_path / "big.bin", BIG)
+    client = TestApp(StaticFiles(fallback, directories={"/s": tmp_path}))
+    (tmp_path / "big.bin").unlink()
+    assert head(client.get("/s/big.bin", status=404), "X-App") == "yes"
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"directories": {"static": "."}}, ValueError, "start with '/'", id="prefix"),
+        pytest.param({"directories": {"/s/../x": "."}}, ValueError, "plain URL", id="dots"),
+        pytest.param({"directories": {"/s": "/nonexistent"}}, ValueError, "not a directory",
+                     id="missing-dir"),
+        pytest.param({"directories": {"/s": ".", "/s/": "."}}, ValueError, "twice", id="dup"),
+        pytest.param({"directories": {}}, TypeError, "non-empty", id="empty"),
+        pytest.param({"directories": ["."]}, TypeError, "mapping", id="not-mapping"),
+        pytest.param({"max_age": -1}, ValueError, "max_age", id="max-age"),
+        pytest.param({"max_age": "60"}, ValueError, "max_age", id="max-age-type"),
+        pytest.param({"index": "a/b.html"}, ValueError, "index", id="index"),
+        pytest.param({"block_size": 0}, ValueError, "block_size", id="block-size"),
+        pytest.param({"max_in_memory": -1}, ValueError, "max_in_memory", id="memory"),
+        pytest.param({"headers": {"Content-Length": "1"}}, ValueError, "set by", id="framing"),
+        pytest.param({"headers": {"X-A": "1\r\nX-B: 2"}}, ValueError, "invalid", id="crlf"),
+        pytest.param({"headers": {"Bad Name": "1"}}, ValueError, "invalid", id="name"),
+        pytest.param({"mimetypes": {"txt": "text/plain"}}, ValueError, "mimetypes", id="mime"),
+    ],
+)  # fmt: skip
+def test_bad_configuration_is_refused_by_name(
+    tree: Path, options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    options.setdefault("directories", {"/static": tree})
+    with pytest.raises(error, match=match):
+        StaticFiles(fallback, **options)
+
+
+def test_default_directory_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="assets"):
+        StaticFiles(fallback)
+    (tmp_path / "assets").mkdir()
+    _write(tmp_path / "assets" / "x.txt", b"x")
+    assert TestApp(StaticFiles(fallback)).get("/static/x.txt").body == b"x"
