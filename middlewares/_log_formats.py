@@ -22,6 +22,7 @@ __all__ = [
     "Clock",
     "escape",
     "escape_text",
+    "is_clean",
     "make_formatter",
     "make_redactor",
 ]
@@ -86,7 +87,8 @@ _TABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0), ord('"'),
 _TABLE_KEEP_BACKSLASH = {c: v for c, v in _TABLE.items() if c != ord("\\")}
 
 
-def _is_clean(value: str) -> bool:
+def is_clean(value: str) -> bool:
+    """True when ``value`` needs no escaping: printable ASCII without ``"`` or ``\\``."""
     return value.isascii() and value.isprintable() and '"' not in value and "\\" not in value
 
 
@@ -107,7 +109,7 @@ def escape(value: str) -> str:
     turned back into bytes and read as UTF-8, so ``/caf%C3%A9`` logs as ``/café``; a byte that
     is not part of valid UTF-8 is written ``\\xhh`` instead of raising.
     """
-    if _is_clean(value):
+    if is_clean(value):
         return value
     if value.isascii():
         return value.translate(_TABLE)
@@ -118,7 +120,7 @@ def escape(value: str) -> str:
 
 def escape_text(value: str) -> str:
     """Escape a real text string (an exception's name), with the same rules as :func:`escape`."""
-    if _is_clean(value):
+    if is_clean(value):
         return value
     return _escape_rest(value.translate(_TABLE))
 
@@ -132,12 +134,13 @@ def make_redactor(names: Iterable[str]) -> Callable[[str], str]:
     if not wanted:
         return _unchanged
     # A quick test that rules out most query strings: a wanted name, or any percent-encoded
-    # name, right after the start or an "&".  Only then is the query split.
+    # name, at the start or right after an "&".  Only then is the query split.  (Lower-casing
+    # first and matching case-sensitively is twice as fast as re.IGNORECASE here.)
     alternatives = "|".join(re.escape(name) for name in sorted(wanted, key=len, reverse=True))
-    maybe = re.compile(rf"(?:^|&)(?:{alternatives}|[^&=]*%[^&=]*)=", re.IGNORECASE).search
+    maybe = re.compile(rf"(?<![^&])(?:{alternatives}|[^&=]*%[^&=]*)=").search
 
     def redact(query: str) -> str:
-        if not maybe(query):
+        if not maybe(query.lower()):
             return query
         parts = query.split("&")
         for index, part in enumerate(parts):
@@ -158,6 +161,9 @@ def _unchanged(query: str) -> str:
 # --- time ------------------------------------------------------------------------------------
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+_MILLIS = tuple(f".{n:03d}" for n in range(1000))
 
 
 class Clock:
@@ -193,8 +199,7 @@ class Clock:
             )
             cache = (second, iso, f"{sign}{hours:02d}:{minutes:02d}", clf)
             self._cache = cache
-        millis = int((when - second) * 1000)
-        return f"{cache[1]}.{millis:03d}{cache[2]}", cache[3]
+        return cache[1] + _MILLIS[int((when - second) * 1000)] + cache[2], cache[3]
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -232,46 +237,28 @@ def _request_line(f: Fields) -> str:
     return f"{f['method']} {target} {f['protocol']}"
 
 
-def _j(value: str) -> str:
-    # Fields are escaped already: no quote or control character is left, only the
-    # backslashes of our own \xhh escapes, which JSON needs doubled (RFC 8259 section 7).
-    return value.replace("\\", "\\\\")
-
-
 def json_line(f: Fields) -> str:
     """One JSON object, keys from the OpenTelemetry HTTP semantic conventions."""
     protocol = f["protocol"]
-    parts = [
-        f'{{"timestamp":"{f["timestamp"]}"',
-        f',"http.request.method":"{_j(f["method"])}"',
-        f',"url.path":"{_j(f["path"])}"',
-    ]
-    if f["query"]:
-        parts.append(f',"url.query":"{_j(f["query"])}"')
-    parts.append(
-        f',"url.scheme":"{_j(f["scheme"])}"'
-        f',"http.response.status_code":{f["status"]}'
-        f',"http.response.body.size":{f["size"]}'
-        f',"client.address":"{_j(f["client_address"])}"'
-    )
-    if f["user_agent"]:
-        parts.append(f',"user_agent.original":"{_j(f["user_agent"])}"')
-    if f["referer"]:
-        # OpenTelemetry's http.request.header.<key> is an array of the header's values.
-        parts.append(f',"http.request.header.referer":["{_j(f["referer"])}"]')
-    if f["remote_user"]:
-        parts.append(f',"user.name":"{_j(f["remote_user"])}"')
     version = protocol[5:] if protocol.startswith("HTTP/") else protocol
-    parts.append(
-        f',"network.protocol.version":"{_j(version)}"'
-        f',"duration_ms":{f["duration_ms"]:.3f}'
-        f',"request_id":"{_j(f["request_id"])}"'
-        f',"outcome":"{f["outcome"]}"'
+    query = f'"url.query":"{f["query"]}",' if f["query"] else ""
+    agent = f'"user_agent.original":"{f["user_agent"]}",' if f["user_agent"] else ""
+    # OpenTelemetry's http.request.header.<key> is an array of the header's values.
+    referer = f'"http.request.header.referer":["{f["referer"]}"],' if f["referer"] else ""
+    user = f'"user.name":"{f["remote_user"]}",' if f["remote_user"] else ""
+    error = f',"error.type":"{f["error_type"]}"' if f["error_type"] else ""
+    line = (
+        f'{{"timestamp":"{f["timestamp"]}","http.request.method":"{f["method"]}",'
+        f'"url.path":"{f["path"]}",{query}"url.scheme":"{f["scheme"]}",'
+        f'"http.response.status_code":{f["status"]},"http.response.body.size":{f["size"]},'
+        f'"client.address":"{f["client_address"]}",{agent}{referer}{user}'
+        f'"network.protocol.version":"{version}","duration_ms":{f["duration_ms"]:.3f},'
+        f'"request_id":"{f["request_id"]}","outcome":"{f["outcome"]}"{error}}}'
     )
-    if f["error_type"]:
-        parts.append(f',"error.type":"{_j(f["error_type"])}"')
-    parts.append("}")
-    return "".join(parts)
+    # The fields are escaped already: no quote or control character is left in them, only the
+    # backslashes of our own \xhh escapes.  The JSON around them has no backslash, so every
+    # backslash in the line is one that JSON wants doubled (RFC 8259 section 7).
+    return line.replace("\\", "\\\\")
 
 
 _BUILTIN: dict[str, Callable[[Fields], str]] = {

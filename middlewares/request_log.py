@@ -17,6 +17,7 @@ from middlewares._log_formats import (
     Clock,
     escape,
     escape_text,
+    is_clean,
     make_formatter,
     make_redactor,
 )
@@ -193,20 +194,35 @@ class RequestLogger:
         if "?" in referer:
             base, _, rest = referer.partition("?")
             referer = base + "?" + self._redact(rest)
+        query = get("QUERY_STRING")
+        raw: tuple[str, ...] = (
+            get("REMOTE_ADDR") or "",
+            get("REMOTE_USER") or "",
+            get("REQUEST_METHOD") or "",
+            get("SCRIPT_NAME", "") + get("PATH_INFO", ""),
+            self._redact(query) if query else "",
+            get("wsgi.url_scheme") or "",
+            get("SERVER_PROTOCOL") or "",
+            referer,
+            get("HTTP_USER_AGENT", ""),
+        )
+        if not is_clean("".join(raw)):  # one test for the usual case: nothing to escape
+            raw = tuple(map(escape, raw))
+        client, user, method, path, query, scheme, protocol, referer, agent = raw
         fields = {
             "timestamp": timestamp,
             "clf_time": clf_time,
-            "client_address": escape(get("REMOTE_ADDR") or ""),
-            "remote_user": escape(get("REMOTE_USER") or ""),
-            "method": escape(get("REQUEST_METHOD") or ""),
-            "path": escape(get("SCRIPT_NAME", "") + get("PATH_INFO", "")),
-            "query": escape(self._redact(get("QUERY_STRING") or "")),
-            "scheme": escape(get("wsgi.url_scheme") or ""),
-            "protocol": escape(get("SERVER_PROTOCOL") or ""),
+            "client_address": client,
+            "remote_user": user,
+            "method": method,
+            "path": path,
+            "query": query,
+            "scheme": scheme,
+            "protocol": protocol,
             "status": status,
             "size": r.bytes_sent,
-            "referer": escape(referer),
-            "user_agent": escape(get("HTTP_USER_AGENT", "")),
+            "referer": referer,
+            "user_agent": agent,
             "duration_ms": duration,
             "request_id": r.request_id,
             "outcome": outcome,
