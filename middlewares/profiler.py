@@ -196,6 +196,7 @@ class Profiler:
         self._draw = self._random.random if 0.0 < sample_rate < 1.0 else None
         os.register_at_fork(after_in_child=functools.partial(_reseed, weakref.ref(self._random)))
         self._count_lock = threading.Lock()
+        self._last_base = ""
         #: Requests profiled so far (in this process).
         self.profiled = 0
         #: Requests chosen for profiling that ran unprofiled: another one held the profiler.
@@ -323,8 +324,11 @@ class Profiler:
                 payload = flame_page(data, meta)
             payloads.append((FORMATS[name], payload))
         directory = self._dir or "."
-        for attempt in range(8):
-            # Two requests may format to the same name: never overwrite, take a fresh suffix.
+        # Two requests may format to the same name (the default repeats within a second): never
+        # overwrite, take a fresh suffix.  A name this process just used is not tried again.
+        first = 0 if base != self._last_base else 1
+        self._last_base = base
+        for attempt in range(first, 8):
             stem = base if attempt == 0 else f"{base}-{os.urandom(3).hex()}"
             created: list[str] = []
             try:
