@@ -38,11 +38,12 @@ class Route(NamedTuple):
 class _Table:
     """The mounts of one host (or of every other host): a dict keyed by the whole prefix.
 
-    A prefix's depth is its number of segments; a request tries at most ``max_depth`` prefixes of
-    its own path, longest first, one dict lookup each, whatever the number of mounts.
+    A prefix's depth is its number of segments.  A request tries at most as many prefixes of its
+    own path as the deepest mount has segments, longest first, one dict lookup each, whatever
+    the number of mounts.
     """
 
-    __slots__ = ("default", "listing", "max_depth", "prefixes")
+    __slots__ = ("cut", "default", "listing", "prefixes")
 
     def __init__(
         self, mounts: Mapping[str, Any], default: WSGIApplication | None, option: str
@@ -73,7 +74,9 @@ class _Table:
             self.listing.append((text, app))
         self.listing.sort(key=lambda item: (-item[0].count("/"), item[0]))
         self.listing.append(("/", self.default))
-        self.max_depth = max((prefix.count("/") for prefix in self.prefixes), default=0)
+        # "/a/b".split("/", cut) with cut = max depth + 1 leaves the segments below in its last
+        # item: ["", "a", "b", "rest/of/path"].
+        self.cut = max((prefix.count("/") for prefix in self.prefixes), default=0) + 1
 
 
 def _mount_key(key: object, where: str) -> str:
@@ -217,31 +220,28 @@ class Dispatcher:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         table = self._table_for_host(environ) if self._has_hosts else self._root
         path: str = environ.get("PATH_INFO", "")
-        # Only paths starting with "/" have segments; "" (the root) and anything else go to
-        # the default, unchanged.
-        if table.max_depth and path[:1] == "/":
-            ends: list[int] = []  # ends[d - 1]: where the request's first d segments end
-            find = path.find
-            start = 1
-            for _ in range(table.max_depth):
-                end = find("/", start)
-                if end < 0:
-                    ends.append(len(path))
-                    break
-                ends.append(end)
-                start = end + 1
-            prefixes = table.prefixes
-            for end in reversed(ends):
-                app = prefixes.get(path[:end])
+        prefixes = table.prefixes
+        if prefixes:
+            # Cut the path after its first `depth` segments (one C-level split), then try that
+            # prefix and each shorter one, longest first: one dict lookup per depth, however
+            # many mounts.  A path without its leading "/" never equals a key, so it falls
+            # through to the default unchanged, as "" (the root) does.
+            cut = table.cut
+            parts = path.split("/", cut)
+            end = len(path) - len(parts[-1]) - 1 if len(parts) > cut else len(path)
+            while end > 0:
+                prefix = path[:end]
+                app = prefixes.get(prefix)
                 if app is not None:
                     rest = path[end:]
                     if not rest and self.redirect_slash:
                         return self._redirect(environ, start_response, path)
                     # PEP 3333: SCRIPT_NAME + PATH_INFO is the whole path; move the prefix
                     # across, appending so an outer mount is kept.
-                    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[:end]
+                    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
                     environ["PATH_INFO"] = rest
                     return app(environ, start_response)
+                end = path.rfind("/", 0, end)
         default = table.default
         if default is None:
             return _not_found(environ, start_response)
