@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -92,19 +93,33 @@ def _serve(args: argparse.Namespace) -> int:
     config = resolve(args.config)
     app = config.build()
     print(config.describe(), flush=True)
+    if not logging.getLogger().handlers:  # access lines (RequestLogger) to the terminal
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     if server == "gunicorn":
         return _gunicorn(config, args)
-    return _waitress(app, args)
+    # waitress deletes X-Forwarded-* headers unless told which proxy to trust; when the stack
+    # has ProxyFix, that is where trust is decided (its `trusted`), so the headers must reach it.
+    proxy_fix = any(
+        getattr(layer.factory, "__module__", None) == "middlewares.proxy_fix"
+        for layer in config.layers
+    )
+    return _waitress(app, args, keep_proxy_headers=proxy_fix)
 
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _waitress(app: Any, args: argparse.Namespace) -> int:
+def _waitress(app: Any, args: argparse.Namespace, *, keep_proxy_headers: bool) -> int:
     from waitress import create_server  # type: ignore[import-untyped]
 
-    server = create_server(app, host=args.host, port=args.port, threads=args.threads or 4)
+    server = create_server(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=args.threads or 4,
+        clear_untrusted_proxy_headers=not keep_proxy_headers,
+    )
     port = int(getattr(server, "effective_port", args.port))
 
     # waitress stops cleanly on KeyboardInterrupt (Ctrl-C); SIGTERM (kill, systemd, docker

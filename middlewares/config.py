@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import tomllib
 import types
 from collections.abc import Callable, Mapping
@@ -45,6 +46,7 @@ REGISTRY: Mapping[str, str] = types.MappingProxyType(
 )
 
 _TOP_LEVEL = ("app", "middleware")
+_SECRET = re.compile(r"token|secret|password|passwd|credential", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -94,12 +96,29 @@ class Config:
         lines = [f"{self.origin}: {len(self.layers)} layers, outermost first"]
         for layer in self.layers:
             lines.append(f"  {layer.index}. {layer.use} ({describe(layer.factory)})")
-            lines += [f"       {name} = {value!r}" for name, value in layer.effective.items()]
+            lines += [f"       {name} = {_shown(name, v)}" for name, v in layer.effective.items()]
         lines.append(f"  app: {self.app_name}")
         return "\n".join(lines)
 
     def _where(self, layer: Layer) -> str:
         return f"{self.origin}: layer {layer.index} (use = {layer.use!r})"
+
+
+def _shown(name: str, value: Any) -> str:
+    """An option's value as ``check`` prints it: secrets masked, sets sorted, apps by name."""
+    if value and _SECRET.search(name):
+        return "'***'"  # a token in a terminal or a CI log is a leaked token
+    if isinstance(value, frozenset | set):
+        return "{" + ", ".join(sorted(_shown(name, item) for item in value)) + "}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_shown(name, v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_shown(name, item) for item in value) + "]"
+    if isinstance(value, str):
+        return repr(str(value))
+    if callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
+        return f"{value.__module__}:{value.__qualname__}"
+    return repr(value)
 
 
 def resolve(

@@ -347,3 +347,22 @@ def test_resolve_constructs_nothing_until_build() -> None:
     assert config.layers[0].options == {"times": 0}
     with pytest.raises(ConfigError, match="times must be at least 1"):
         config.build()
+
+
+def test_describe_masks_secrets_and_names_apps() -> None:
+    config = resolve(
+        {
+            "app": ECHO,
+            "middleware": [
+                {"use": Loose, "viewer_token": "s3cr3t-value", "client_secret": "x"},
+                {"use": TAGGER, "fallback": "tests.config_layers:other", "names": ["b", "a"]},
+            ],
+        },
+        {},
+    )
+    text = config.describe()
+    assert "s3cr3t" not in text
+    assert "       viewer_token = '***'" in text.splitlines()
+    assert "       client_secret = '***'" in text.splitlines()
+    assert "       fallback = tests.config_layers:other" in text.splitlines()
+    assert "       names = ['b', 'a']" in text.splitlines()

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +136,35 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_command(
+    command: Callable[[int], list[str]],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[str]:
+    """Run a server command line, ``command(port)``, on a free port; yields its base URL.
+
+    For servers started by a command rather than an app name: ``middlewares serve CONFIG``,
+    ``gunicorn --paste site.ini``.  Same environment, log file, waits and stop as :func:`serve`.
+    """
+    port = free_port()
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    environment.update(env or {})
+    log = (cwd or ROOT) / f".server-command-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command(port), cwd=cwd or ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_until_listening(port, process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+        with contextlib.suppress(OSError):
+            log.unlink()
