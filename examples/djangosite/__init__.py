@@ -1,0 +1,1 @@
+"""A minimal Django project (``examples.djangosite.wsgi:application``)."""

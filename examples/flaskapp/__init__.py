@@ -1,0 +1,1 @@
+"""A small Flask app (``examples.flaskapp.app:app``)."""
