@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cProfile
 import functools
 import hmac
 import io
@@ -13,42 +12,26 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from middlewares._profile_formats import StatsDict, callgrind, pstats_bytes, speedscope
-from middlewares._profile_html import flame_page
+from middlewares._profile_files import FORMATS, file_part, render, write_new
+from middlewares._profile_formats import StatsDict
+from middlewares._profile_run import ProfiledResponse
 from middlewares._profile_viewer import Viewer
-from middlewares._wsgi import Responder
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["FORMATS", "Profiler"]
 
-T = TypeVar("T")
-
-#: The file each format writes, by extension (appended to the name ``filename_format`` gives).
-FORMATS = {
-    "pstats": ".prof",
-    "speedscope": ".speedscope.json",
-    "callgrind": ".callgrind",
-    "html": ".html",
-}
-
 # CPython 3.12+ lets one cProfile profiler be active per interpreter (it takes
 # sys.monitoring's PROFILER_ID tool slot; werkzeug issue #2909).  The slot is one per process,
 # so this lock is too: it is only ever taken without blocking and held for one request.
 _PROFILER_SLOT = threading.Lock()
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TRIGGER_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _file_part(value: str) -> str:
-    """A file-name-safe form of ``value``: no separators, no leading dot, bounded length."""
-    return _UNSAFE.sub("_", value).lstrip(".")[:150]
 
 
 def _text(value: str) -> str:
@@ -247,15 +230,15 @@ class Profiler:
                 self.skipped_busy += 1
             return self.app(environ, start_response)
         try:
-            responder = _Profiled(environ, start_response, self)
+            responder = ProfiledResponse(environ, start_response, self.app, self._finish)
         except BaseException:
             _PROFILER_SLOT.release()
             raise
-        return responder.run(self.app)
+        return responder.profile_app()
 
     # writing ----------------------------------------------------------------------------------
 
-    def _finish(self, r: _Profiled) -> None:
+    def _finish(self, r: ProfiledResponse) -> None:
         """Turn one request's profile into the summary and files (``end()``, exactly once)."""
         try:
             elapsed = (time.perf_counter() - r.started) * 1000.0
@@ -287,8 +270,13 @@ class Profiler:
             "time": r.wall,
             "status": r.status,
         }
+        base = self._base_name(environ, method, path, elapsed, r.wall)
+        data: StatsDict = stats.stats  # type: ignore[attr-defined]  # not in typeshed
         try:
-            self._write_files(self._base_name(environ, method, path, elapsed, r.wall), stats, meta)
+            payloads = render(self._formats, data, meta)
+            # The default name repeats within a second: skip the one this process just used.
+            taken, self._last_base = base == self._last_base, base
+            write_new(self._dir, base, payloads, base_taken=taken)
         except OSError as exc:  # a full disk must not turn a served response into an error
             environ["wsgi.errors"].write(f"middlewares.profiler: profile not written: {exc}\n")
 
@@ -298,50 +286,16 @@ class Profiler:
         fmt = self._filename_format
         if isinstance(fmt, str):
             name = fmt.format(
-                method=_file_part(method) or "_",
-                path=_file_part(path.strip("/").replace("/", ".")) or "root",
+                method=file_part(method) or "_",
+                path=file_part(path.strip("/").replace("/", ".")) or "root",
                 elapsed=elapsed,
                 time=wall,
             )
         else:
             environ["middlewares.profiler"] = {"elapsed": elapsed, "time": wall}
             name = str(fmt(environ))
-        name = _file_part(name.removesuffix(".prof")) or "profile"
+        name = file_part(name.removesuffix(".prof")) or "profile"
         return name
-
-    def _write_files(self, base: str, stats: pstats.Stats, meta: dict[str, object]) -> None:
-        data: StatsDict = stats.stats  # type: ignore[attr-defined]  # not in typeshed
-        title = f"{meta['method']} {meta['path']} ({meta['elapsed']} ms)"
-        payloads = []
-        for name in self._formats:
-            if name == "pstats":
-                payload = pstats_bytes(data)
-            elif name == "speedscope":
-                payload = speedscope(data, title)
-            elif name == "callgrind":
-                payload = callgrind(data, title)
-            else:
-                payload = flame_page(data, meta)
-            payloads.append((FORMATS[name], payload))
-        directory = self._dir or "."
-        # Two requests may format to the same name (the default repeats within a second): never
-        # overwrite, take a fresh suffix.  A name this process just used is not tried again.
-        first = 0 if base != self._last_base else 1
-        self._last_base = base
-        for attempt in range(first, 8):
-            stem = base if attempt == 0 else f"{base}-{os.urandom(3).hex()}"
-            created: list[str] = []
-            try:
-                for ext, payload in payloads:
-                    target = os.path.join(directory, stem + ext)
-                    with open(target, "xb") as out:
-                        created.append(target)
-                        out.write(payload)
-                return
-            except FileExistsError:
-                for target in created:
-                    os.unlink(target)
-        raise FileExistsError(f"no free file name for {base!r} in {directory!r}")
 
 
 def _strings(option: str, value: Iterable[str]) -> tuple[str, ...]:
@@ -351,78 +305,3 @@ def _strings(option: str, value: Iterable[str]) -> tuple[str, ...]:
     if not all(isinstance(item, str) for item in items):
         raise TypeError(f"{option} must be a tuple of strings")
     return items
-
-
-class _Profiled(Responder):
-    """One profiled response: cProfile is on only while application code runs."""
-
-    __slots__ = ("_app", "_mw", "profile", "started", "wall")
-
-    def __init__(
-        self, environ: WSGIEnvironment, start_response: StartResponse, mw: Profiler
-    ) -> None:
-        super().__init__(environ, start_response)
-        self._mw = mw
-        self._app = mw.app
-        self.profile = cProfile.Profile()
-        self.started = time.perf_counter()
-        self.wall = time.time()
-
-    def step(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` with the profiler on.
-
-        The body is iterated and closed from the server's frames, between which the server
-        writes to the socket: enabling around each step measures the application alone.
-        """
-        profile = self.profile
-        try:
-            profile.enable()
-        except ValueError:
-            # 3.12+: another tool (a debugger, a profiler around the whole server) holds the
-            # interpreter's profiler slot; this step runs unprofiled rather than failing.
-            return fn(*args)
-        try:
-            return fn(*args)
-        finally:
-            profile.disable()
-
-    def run(self, app: WSGIApplication) -> Iterable[bytes]:
-        return super().run(self._call_app)
-
-    def _call_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
-        body = self.step(self._app, environ, start_response)
-        if isinstance(body, list | tuple):
-            return body  # iterating a list runs no application code
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper, type) and isinstance(body, wrapper):
-            return body  # reading a file is not application code; the server keeps sendfile
-        return _ProfiledBody(self, body)
-
-    def end(self) -> None:
-        self._mw._finish(self)
-
-
-class _ProfiledBody:
-    """The application's body, each ``next()`` and the ``close()`` run under the profiler."""
-
-    __slots__ = ("_body", "_it", "_r")
-
-    def __init__(self, responder: _Profiled, body: Iterable[bytes]) -> None:
-        self._r = responder
-        self._body = body
-        self._it: Iterator[bytes] | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        it = self._it
-        if it is None:
-            it = self._it = self._r.step(self._body.__iter__)
-        return self._r.step(it.__next__)
-
-    def close(self) -> None:
-        # Responder calls this exactly once (PEP 3333), errors included.
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            self._r.step(close)

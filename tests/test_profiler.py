@@ -8,8 +8,10 @@ import io
 import json
 import os
 import pstats
+import random
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from webtest import TestApp
 
 from middlewares._profile_formats import call_tree
-from middlewares.profiler import FORMATS, Profiler
+from middlewares.profiler import FORMATS, Profiler, _reseed
 from tests.wsgi_helpers import Body, closes, drive, make_app
 
 # wsgiref.validate warns about the hostile method the viewer tests send on purpose.
@@ -379,6 +381,12 @@ def test_sample_rate_profiles_about_that_fraction() -> None:
         drive(profiler, validate=False)
     # Binomial(400, 0.5): outside [120, 280] has a probability far below 1e-15.
     assert 120 <= profiler.profiled <= 280
+
+
+def test_forked_workers_draw_different_samples() -> None:
+    rng = random.Random(1)
+    _reseed(weakref.ref(rng))  # what os.register_at_fork runs in a new worker
+    assert rng.random() != random.Random(1).random()
 
 
 def trigger_app() -> tuple[Profiler, dict[str, Any]]:
