@@ -156,6 +156,7 @@ class Compress:
         self._codecs: dict[str, Codec] = {name: make_codec(name, **levels) for name in names}
         self._encodings = names
         self._exact, self._majors, self._suffixed = _media_patterns(mimetypes)
+        self._known: dict[str, bool] = {}  # Content-Type value -> compressible (a memo)
         self._min = max(self.min_size, 1)  # an empty body never gains from compression
         self._streaming = streaming
         self._padding = breach_padding
@@ -165,14 +166,20 @@ class Compress:
 
     def compressible(self, content_type: str) -> bool:
         """Whether a response of ``content_type`` (parameters allowed) is one to compress."""
+        known = self._known.get(content_type)
+        if known is not None:
+            return known
         media = content_type.partition(";")[0].strip().lower()
-        if media in self._exact:
-            return True
         major, _, minor = media.partition("/")
-        if major in self._majors:
-            return True
         plus = minor.rfind("+")
-        return plus >= 0 and f"{major}/{minor[plus:]}" in self._suffixed
+        known = (
+            media in self._exact
+            or major in self._majors
+            or (plus >= 0 and f"{major}/{minor[plus:]}" in self._suffixed)
+        )
+        if len(self._known) < 256:  # apps send a handful of distinct values; stay bounded
+            self._known[content_type] = known
+        return known
 
     def _pad(self) -> int | None:
         return secrets.randbelow(_PAD_RANGE) if self._padding else None
@@ -202,34 +209,38 @@ class _Compressing(Responder):
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
         self._encoder = None  # start() runs again if the app restarts with exc_info
         self._whole = b""
-        ctype = cenc = crange = clen = etag = None
-        cache_control = ""
-        for name, value in headers:
+        ctype = clen = cenc = crange = etag = vary = cache_control = None
+        for name, value in headers:  # one pass, most frequent names first
             key = name.lower()
             if key == "content-type":
                 ctype = value
+            elif key == "content-length":
+                clen = value
             elif key == "content-encoding":
                 cenc = value
             elif key == "content-range":
                 crange = value
-            elif key == "content-length":
-                clen = value.strip()
             elif key == "etag":
                 etag = value.strip()
-            elif key == "cache-control":
-                cache_control += "," + value
+            elif key == "vary":
+                vary = value
+            elif key == "cache-control":  # a list header may span lines (RFC 9110 5.3)
+                cache_control = value if cache_control is None else f"{cache_control},{value}"
         mw = self._mw
         # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
         if ctype is None or status[0] == "1" or status[:3] == "204" or not mw.compressible(ctype):
             return status
         # The same URL may be compressed for another client, so caches must key on the header
         # (RFC 9110 section 12.5.5), also on 304 (section 15.4.5) and uncompressed responses.
-        add_vary(headers, "Accept-Encoding")
+        if vary is not None:
+            add_vary(headers, "Accept-Encoding")
+        else:
+            headers.append(("Vary", "Accept-Encoding"))
         if (
             status[:3] in ("304", "206")  # 206 and Content-Range: ranges of identity bytes
             or crange is not None
             or (cenc is not None and cenc.strip())
-            or (cache_control and _no_transform(cache_control))
+            or (cache_control is not None and _no_transform(cache_control))
         ):
             return status
         coding = choose_encoding(self.environ.get("HTTP_ACCEPT_ENCODING"), mw._encodings)
@@ -238,10 +249,12 @@ class _Compressing(Responder):
         codec = mw._codecs[coding]
         head = self.environ.get("REQUEST_METHOD") == "HEAD"
         whole: bytes | None = None
-        if isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
+        if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
+            whole = body[0]  # the common case, without a copy
+        elif isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
             whole = b"".join(body)
-            if head and not whole:
-                whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
+        if head and not whole:
+            whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
         if whole is not None:
             if len(whole) < mw._min:
                 return status
@@ -251,7 +264,8 @@ class _Compressing(Responder):
             set_header(headers, "Content-Length", str(len(compressed)))
             self._whole = b"" if head else compressed
         else:
-            length = int(clen) if clen is not None and clen.isdigit() else None
+            clen = clen.strip() if clen is not None else ""
+            length = int(clen) if clen.isdigit() else None
             if length is not None and length < mw._min:
                 return status
             event_stream = ctype.partition(";")[0].strip().lower() == "text/event-stream"

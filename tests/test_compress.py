@@ -374,9 +374,10 @@ def test_head_with_body_gets_the_get_headers_and_no_body() -> None:
     assert header(head, "Content-Length") == str(len(get.body))
 
 
-def test_head_without_body_drops_the_identity_length() -> None:
+@pytest.mark.parametrize("body", [[], [b""]], ids=["empty-list", "empty-chunk"])
+def test_head_without_body_drops_the_identity_length(body: list[bytes]) -> None:
     headers = [*HTML, ("Content-Length", str(len(PAGE)))]
-    result = drive(Compress(static([], headers)), environ=env("gzip", method="HEAD"))
+    result = drive(Compress(static(body, headers)), environ=env("gzip", method="HEAD"))
     assert header(result, "Content-Encoding") == "gzip"
     assert header(result, "Content-Length") is None
     assert result.body == b""
