@@ -657,9 +657,10 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountingFile]:
     class Counting(CountingFile):
         closes = 0
 
-    monkeypatch.setattr(
-        static_module, "open", lambda path, mode: Counting(path, "r"), raising=False
-    )
+    def counting_open(path: str, mode: str, **options: Any) -> Counting:
+        return Counting(path, "r")
+
+    monkeypatch.setattr(static_module, "open", counting_open, raising=False)
     return Counting
 
 
