@@ -2,15 +2,33 @@
 
 Everything a user needs is importable from here::
 
-    from middlewares import stack
+    from middlewares import CORS, Compress, ProxyFix, RequestLogger, StaticFiles, stack
 """
 
 from __future__ import annotations
 
+from .compress import Compress
+from .config import load
+from .cors import CORS
+from .dispatch import Dispatcher
+from .profiler import Profiler
+from .proxy_fix import ProxyFix
+from .request_log import RequestIdFilter, RequestLogger, current_request_id
 from .stack import Stack, stack
+from .static import StaticFiles
 
 __all__ = [
+    "CORS",
+    "Compress",
+    "Dispatcher",
+    "Profiler",
+    "ProxyFix",
+    "RequestIdFilter",
+    "RequestLogger",
     "Stack",
+    "StaticFiles",
+    "current_request_id",
+    "load",
     "stack",
 ]
 __version__ = "0.1.0.dev0"
