@@ -14,7 +14,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -24,9 +24,12 @@ __all__ = ["FORWARDED_KEY", "ORIG_KEY", "ProxyFix", "parse_forwarded"]
 ORIG_KEY = "middlewares.proxy_fix.orig"
 FORWARDED_KEY = "middlewares.proxy_fix.forwarded"
 
-_CACHE_SIZE = 1024  # distinct values remembered per parser and for the peer check, per instance
+_CACHE_SIZE = 1024  # distinct values remembered per header and for the peer check, per instance
+_MEMO_MAX = 256  # longer header values are parsed every time rather than remembered
 
-Parser = Callable[[str], str | None]
+# A row pairs a parser with the applier of what it returns (a str, or (name, port) for a host).
+Parser = Callable[[str], Any]
+Applier = Callable[["WSGIEnvironment", dict[str, Any], Any], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # wsgi.url_scheme names the HTTP scheme (PEP 3333, "normally http or https"); a WebSocket
@@ -93,7 +96,8 @@ def _parse_port(value: str) -> str | None:
     return None
 
 
-def _parse_host(value: str) -> str | None:
+def _parse_host(value: str) -> tuple[str, str | None] | None:
+    """``(name, port or None)`` of a valid Host value; IPv6 keeps its brackets."""
     match = _HOST.fullmatch(value)
     if match is None or (match[2] is not None and _parse_port(match[2]) is None):
         return None
@@ -102,13 +106,13 @@ def _parse_host(value: str) -> str | None:
             ipaddress.IPv6Address(match[1][1:-1])
         except ValueError:
             return None
-    return value
+    return match[1], match[2] and _parse_port(match[2])
 
 
 def _parse_prefix(value: str) -> str | None:
     # SCRIPT_NAME never ends with "/" (PEP 3333, URL reconstruction), so "/app/" becomes "/app"
-    # and "/" becomes "" (nothing to add).
-    return value.rstrip("/") if value and _PREFIX.fullmatch(value) else None
+    # and "/" adds nothing.
+    return (value.rstrip("/") or None) if _PREFIX.fullmatch(value) else None
 
 
 def _split_host(host: str) -> tuple[str, str | None]:
@@ -120,20 +124,70 @@ def _split_host(host: str) -> tuple[str, str | None]:
     return name, port
 
 
-# One row per X-Forwarded-* header: (environ key, field, parser).  Werkzeug issue #1414 came
-# from five copied blocks, one of which read another header's option; here there is one loop.
-_X_HEADERS: tuple[tuple[str, str, Parser], ...] = (
-    ("HTTP_X_FORWARDED_FOR", "for", _parse_node),
-    ("HTTP_X_FORWARDED_PROTO", "proto", _parse_proto),
-    ("HTTP_X_FORWARDED_HOST", "host", _parse_host),
-    ("HTTP_X_FORWARDED_PORT", "port", _parse_port),
-    ("HTTP_X_FORWARDED_PREFIX", "prefix", _parse_prefix),
+# --- appliers: set environ keys, keeping each key's first original in `orig` ----------------
+# (dict.setdefault, not a helper function: this is the per-request path.)
+
+
+def _apply_for(environ: WSGIEnvironment, orig: dict[str, Any], address: str) -> None:
+    orig.setdefault("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    environ["REMOTE_ADDR"] = address
+
+
+def _apply_proto(environ: WSGIEnvironment, orig: dict[str, Any], scheme: str) -> None:
+    orig.setdefault("wsgi.url_scheme", environ.get("wsgi.url_scheme"))
+    environ["wsgi.url_scheme"] = scheme
+
+
+def _apply_host(
+    environ: WSGIEnvironment, orig: dict[str, Any], host: tuple[str, str | None]
+) -> None:
+    orig.setdefault("SERVER_NAME", environ.get("SERVER_NAME"))
+    environ["SERVER_NAME"] = host[0]
+    _set_host_port(environ, orig, *host)
+
+
+def _apply_port(environ: WSGIEnvironment, orig: dict[str, Any], port: str) -> None:
+    # X-Forwarded-Port alone keeps the host name (and SERVER_NAME, as Werkzeug does).
+    name, _ = _split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
+    _set_host_port(environ, orig, name, port)
+
+
+def _set_host_port(
+    environ: WSGIEnvironment, orig: dict[str, Any], name: str, port: str | None
+) -> None:
+    # A Host without a port means the scheme's default port (RFC 9110 section 7.2), and the
+    # default port is left out of HTTP_HOST, as a browser does.
+    default = _DEFAULT_PORTS.get(environ.get("wsgi.url_scheme", "http"))
+    port = port or default
+    orig.setdefault("HTTP_HOST", environ.get("HTTP_HOST"))
+    environ["HTTP_HOST"] = name if port is None or port == default else f"{name}:{port}"
+    if port is not None:
+        orig.setdefault("SERVER_PORT", environ.get("SERVER_PORT"))
+        environ["SERVER_PORT"] = port
+
+
+def _apply_prefix(environ: WSGIEnvironment, orig: dict[str, Any], prefix: str) -> None:
+    # The proxy's prefix is outermost: the client asked for prefix + SCRIPT_NAME + PATH_INFO.
+    script_name = environ.get("SCRIPT_NAME", "")
+    orig.setdefault("SCRIPT_NAME", script_name)
+    environ["SCRIPT_NAME"] = prefix + script_name
+
+
+# One row per X-Forwarded-* header: (environ key, option, parser, applier).  Werkzeug issue
+# #1414 came from five copied blocks, one of which read another header's option; here there is
+# one loop.  The order matters: the scheme is set before the host, whose default port it gives.
+_X_HEADERS: tuple[tuple[str, str, Parser, Applier], ...] = (
+    ("HTTP_X_FORWARDED_FOR", "x_for", _parse_node, _apply_for),
+    ("HTTP_X_FORWARDED_PROTO", "x_proto", _parse_proto, _apply_proto),
+    ("HTTP_X_FORWARDED_HOST", "x_host", _parse_host, _apply_host),
+    ("HTTP_X_FORWARDED_PORT", "x_port", _parse_port, _apply_port),
+    ("HTTP_X_FORWARDED_PREFIX", "x_prefix", _parse_prefix, _apply_prefix),
 )
 # The parameters of RFC 7239 section 5 that change the environ ("by" is only recorded).
-_FORWARDED_PARAMS: tuple[tuple[str, Parser], ...] = (
-    ("for", _parse_node),
-    ("proto", _parse_proto),
-    ("host", _parse_host),
+_FORWARDED_PARAMS: tuple[tuple[str, Parser, Applier], ...] = (
+    ("for", _parse_node, _apply_for),
+    ("proto", _parse_proto, _apply_proto),
+    ("host", _parse_host, _apply_host),
 )
 
 
@@ -194,6 +248,30 @@ def _parse_trusted(trusted: Iterable[str]) -> tuple[bool, bool, tuple[Network, .
                     f"trusted: {entry!r} is not an address or network: {exc}"
                 ) from None
     return any_peer, unix, tuple(networks)
+
+
+def _stripped(parse: Parser) -> Parser:
+    def read(value: str) -> Any:
+        return parse(value.strip(" \t"))  # OWS, RFC 9110 section 5.6.3
+
+    return read
+
+
+def _nth_from_right(parse: Parser, count: int) -> Parser:
+    """Parse the ``count``-th value from the right of an X-Forwarded-* list, if there is one."""
+
+    def read(header: str) -> Any:
+        # X-Forwarded-* are plain comma lists (no quoting in practice); the last `count`
+        # values are the ones the trusted proxies appended.
+        values = header.split(",")
+        return parse(values[-count].strip(" \t")) if len(values) >= count else None
+
+    return read
+
+
+def _memo(read: Parser) -> tuple[Parser, Parser]:
+    """``read`` remembered (a pure function of one string), and ``read`` itself."""
+    return functools.lru_cache(maxsize=_CACHE_SIZE)(read), read
 
 
 class ProxyFix:
@@ -268,18 +346,18 @@ class ProxyFix:
         self.forwarded = forwarded
         self._any_peer, self._unix, self._networks = _parse_trusted(trusted)
 
-        # Everything per request is a bounded, thread-safe memo lookup: the peer check and each
-        # parser are pure functions of one string.
-        def memo(parse: Parser) -> Parser:
-            return functools.lru_cache(maxsize=_CACHE_SIZE)(parse)
-
+        # Per request, the peer check and each header's reading are bounded, thread-safe memo
+        # lookups keyed by the raw string (headers longer than _MEMO_MAX are read uncached, so
+        # a client cannot fill memory through a trusted proxy).
         self._peer_trusted = functools.lru_cache(maxsize=_CACHE_SIZE)(self._check_peer)
         self._x_rows = tuple(
-            (key, field, counts["x_" + field], memo(parse))
-            for key, field, parse in _X_HEADERS
-            if counts["x_" + field]
+            (key, *_memo(_nth_from_right(parse, counts[option])), apply)
+            for key, option, parse, apply in _X_HEADERS
+            if counts[option]
         )
-        self._forwarded_params = tuple((name, memo(parse)) for name, parse in _FORWARDED_PARAMS)
+        self._forwarded_rows = tuple(
+            (name, _memo(_stripped(parse))[0], apply) for name, parse, apply in _FORWARDED_PARAMS
+        )
 
     def _check_peer(self, peer: str) -> bool:
         try:
@@ -293,68 +371,28 @@ class ProxyFix:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._any_peer or self._peer_trusted(environ.get("REMOTE_ADDR") or ""):
-            found = self._read_forwarded(environ) if self.forwarded else self._read_x(environ)
-            if found:
-                _rewrite(environ, found)
+            orig: dict[str, Any] = {}
+            if self.forwarded:
+                self._apply_forwarded(environ, orig)
+            else:
+                for key, cached, read, apply in self._x_rows:
+                    header = environ.get(key)
+                    if header:
+                        value = cached(header) if len(header) <= _MEMO_MAX else read(header)
+                        if value is not None:
+                            apply(environ, orig, value)
+            if orig:
+                environ[ORIG_KEY] = orig
         return self.app(environ, start_response)
 
-    def _read_x(self, environ: WSGIEnvironment) -> dict[str, str]:
-        found = {}
-        for key, field, count, parse in self._x_rows:
-            header = environ.get(key)
-            if header:
-                # X-Forwarded-* values are plain comma lists (no quoting in practice), and the
-                # last `count` values are the ones the trusted proxies appended.
-                values = header.split(",")
-                if len(values) >= count:
-                    value = parse(values[-count].strip(" \t"))
-                    if value is not None:
-                        found[field] = value
-        return found
-
-    def _read_forwarded(self, environ: WSGIEnvironment) -> dict[str, str]:
+    def _apply_forwarded(self, environ: WSGIEnvironment, orig: dict[str, Any]) -> None:
         header = environ.get("HTTP_FORWARDED")
         elements = parse_forwarded(header) if header else []
         if len(elements) < self.forwarded:
-            return {}
-        trusted = elements[-self.forwarded :]
-        environ[FORWARDED_KEY] = trusted
-        found = {}
-        for name, parse in self._forwarded_params:
+            return
+        trusted = environ[FORWARDED_KEY] = elements[-self.forwarded :]
+        for name, parse, apply in self._forwarded_rows:
             raw = trusted[0].get(name)
             value = None if raw is None else parse(raw)
             if value is not None:
-                found[name] = value
-        return found
-
-
-def _rewrite(environ: WSGIEnvironment, found: dict[str, str]) -> None:
-    """Apply the fields found (for, proto, host, port, prefix), keeping the originals."""
-    changes: dict[str, str] = {}
-    if "for" in found:
-        changes["REMOTE_ADDR"] = found["for"]
-    scheme = found.get("proto")
-    if scheme is not None:
-        changes["wsgi.url_scheme"] = scheme
-    else:
-        scheme = environ.get("wsgi.url_scheme", "http")
-    host, port = found.get("host"), found.get("port")
-    if host is not None or port is not None:
-        name, host_port = _split_host(
-            host or environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
-        )
-        port = port or (host_port if host is not None else None) or _DEFAULT_PORTS.get(scheme)
-        if port is None or port == _DEFAULT_PORTS.get(scheme):
-            changes["HTTP_HOST"] = name
-        else:
-            changes["HTTP_HOST"] = f"{name}:{port}"
-        if host is not None:  # X-Forwarded-Port alone keeps SERVER_NAME, as Werkzeug does
-            changes["SERVER_NAME"] = name
-        if port is not None:
-            changes["SERVER_PORT"] = port
-    if found.get("prefix"):
-        # The proxy's prefix is outermost: the client asked for /prefix + SCRIPT_NAME + PATH_INFO.
-        changes["SCRIPT_NAME"] = found["prefix"] + environ.get("SCRIPT_NAME", "")
-    if changes:
-        environ[ORIG_KEY] = {key: environ.get(key) for key in changes}
-        environ.update(changes)
+                apply(environ, orig, value)

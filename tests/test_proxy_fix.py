@@ -474,6 +474,19 @@ def test_peer_cache_is_bounded() -> None:
     assert fixed._peer_trusted.cache_info().currsize <= 1024
 
 
+def test_long_header_is_read_but_not_remembered() -> None:
+    app, seen = echo_app()
+    fixed = ProxyFix(app)
+    header = "6.6.6.6, " * 40 + "203.0.113.7"
+    drive(fixed, environ={"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": header})
+    assert seen["REMOTE_ADDR"] == "203.0.113.7"
+    cached = fixed._x_rows[0][1]
+    assert cached.cache_info().currsize == 0  # type: ignore[attr-defined]
+    drive(fixed, environ={"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.8"})
+    assert seen["REMOTE_ADDR"] == "203.0.113.8"
+    assert cached.cache_info().currsize == 1  # type: ignore[attr-defined]
+
+
 # --- RFC 7239 Forwarded -----------------------------------------------------------------------
 
 F_CASES = [
