@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
 __all__ = [
+    "app_factory",
     "compress",
     "cors",
     "dispatcher",
@@ -80,6 +81,23 @@ def filter_app(
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {type(exc).__name__}: {exc}") from exc
     return wrapped
+
+
+def app_factory(global_conf: Mapping[str, str], *, app: str) -> WSGIApplication:
+    """``paste.app_factory`` for any WSGI application named ``"module:attribute"``.
+
+    Puts an application that has no PasteDeploy factory of its own (a Flask app, Django's
+    ``wsgi.application``) at the end of an ini pipeline::
+
+        [app:main]
+        use = call:middlewares.paste:app_factory
+        app = myproject.wsgi:application
+    """
+    try:
+        loaded = coerce(str(expand(app, os.environ)), Callable[..., Any])
+    except Invalid as exc:
+        raise ConfigError(f"[app] use = call:middlewares.paste:app_factory: app: {exc}") from exc
+    return loaded  # type: ignore[no-any-return]
 
 
 def _factory(use: str) -> FilterFactory:

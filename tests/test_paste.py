@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import inspect
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from paste.deploy import loadapp
+from webtest import TestApp
 
 from middlewares import paste
 from middlewares._options import Invalid, coerce
@@ -17,6 +21,7 @@ from tests.config_layers import Tagger, echo
 from tests.wsgi_helpers import drive
 
 TAGGER = "tests.config_layers:Tagger"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- coerce(): one function reads every ini string ------------------------------------------
@@ -179,3 +184,60 @@ def test_every_short_name_is_a_paste_filter_app_factory_entry_point() -> None:
         if ep.dist is not None and ep.dist.name == "wsgi-middlewares"
     }
     assert found == {name: f"middlewares.paste:{name}" for name in REGISTRY}
+
+
+# --- PasteDeploy itself loads them -----------------------------------------------------------
+
+PIPELINE = """
+[pipeline:main]
+pipeline = cors app
+
+[filter:cors]
+use = egg:wsgi-middlewares#cors
+allow_origins = https://a.example, https://b.example
+max_age = {max_age}
+
+[app:app]
+use = call:middlewares.paste:app_factory
+app = tests.config_layers:echo
+"""
+
+
+def test_paste_deploy_loads_an_ini_pipeline_through_the_entry_points(tmp_path: Path) -> None:
+    ini = tmp_path / "site.ini"
+    ini.write_text(PIPELINE.format(max_age="60"))
+    app = TestApp(loadapp(f"config:{ini}"))
+    response = app.get("/", headers={"Origin": "https://b.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://b.example"
+    preflight = app.options(
+        "/", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.headers["Access-Control-Max-Age"] == "60"  # the ini string, now an int
+
+
+def test_paste_deploy_reports_a_bad_value_by_option(tmp_path: Path) -> None:
+    ini = tmp_path / "site.ini"
+    ini.write_text(PIPELINE.format(max_age="soon"))
+    with pytest.raises(ConfigError, match=r"#cors: option 'max_age': expected int or None"):
+        loadapp(f"config:{ini}")
+
+
+def test_app_factory_rejects_what_is_not_module_attribute() -> None:
+    with pytest.raises(ConfigError, match=r"app: expected a callable or \"module:attribute\""):
+        paste.app_factory({}, app="echo")
+
+
+def test_the_site_ini_example_loads_outermost_first() -> None:
+    app = loadapp("config:" + str(ROOT / "examples" / "site.ini"))
+    assert type(app).__name__ == "ProxyFix"
+    # drive(), not WebTest: WebTest decodes the body and drops Content-Encoding.
+    result = drive(
+        app,
+        environ={
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_FORWARDED_FOR": "203.0.113.5",
+            "HTTP_ACCEPT_ENCODING": "gzip",
+        },
+    )
+    assert dict(result.headers)["Content-Encoding"] == "gzip"
+    assert b'<td id="client">203.0.113.5</td>' in gzip.decompress(result.body)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.e2e.servers import ROOT, free_port, require, serve_command, server_log
+from tests.e2e.servers import ROOT, free_port, require, serve, serve_command, server_log
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +162,90 @@ def test_serve_stops_cleanly_on_ctrl_c_and_sigterm(server: str, signum: int) -> 
             process.wait(timeout=10)
     assert process.returncode == 0, output
     assert "Traceback" not in output
+
+
+# --- examples/several_apps.toml: Flask + Django + a static site in one process ----------------
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_several_apps_share_one_process(server: str) -> None:
+    with serve_command(middlewares_serve("examples/several_apps.toml", server)) as base:
+        home = requests.get(base + "/", timeout=TIMEOUT)
+        assert home.status_code == 200
+        assert "<h1>A static site</h1>" in home.text
+        assert "max-age=600" in home.headers["Cache-Control"]
+
+        flask = requests.get(base + "/flask/", timeout=TIMEOUT)
+        assert flask.status_code == 200
+        assert "<h1>Flask home</h1>" in flask.text
+        assert 'href="/flask/about"' in flask.text  # url_for carries the mount prefix
+
+        django = requests.get(base + "/django/about/", timeout=TIMEOUT)
+        assert django.status_code == 200
+        assert 'href="/django/"' in django.text  # Django's reverse() too
+        assert requests.get(base + "/nothing-here", timeout=TIMEOUT).status_code == 404
+        assert wait_for(lambda: '"GET /django/about/ HTTP/1.1" 200' in server_log(base))
+
+
+# --- examples/flask_stack.py and examples/django_wsgi.py: stacks written in code ---------------
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_flask_app_wrapped_in_code(server: str) -> None:
+    with serve("examples.flask_stack:app", server=server) as base:
+        page = requests.get(
+            base + "/",
+            headers={"X-Forwarded-Proto": "https", "Origin": "https://app.example"},
+            timeout=TIMEOUT,
+        )
+        assert page.status_code == 200
+        assert "<h1>Flask home</h1>" in page.text
+        assert page.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert page.headers["X-Request-ID"]
+        if server == "gunicorn":  # waitress deletes X-Forwarded-* from untrusted peers itself
+            assert 'href="https://127.0.0.1:' in page.text  # ProxyFix: the proxy's scheme
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_django_wsgi_wrapped_in_code(server: str) -> None:
+    with serve("examples.django_wsgi:application", server=server) as base:
+        page = requests.get(base + "/about/", headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert page.status_code == 200
+        assert page.headers["X-Request-ID"]
+        css = requests.get(
+            base + "/static/demo.css", headers={"Accept-Encoding": "gzip"}, timeout=TIMEOUT
+        )
+        assert css.status_code == 200
+        assert "max-age=3600" in css.headers["Cache-Control"]
+        assert css.headers["Content-Encoding"] == "gzip"  # Compress covers StaticFiles
+
+
+# --- examples/site.ini: PasteDeploy, under gunicorn --paste and paste.deploy.loadapp ----------
+
+
+def _check_site(base: str) -> None:
+    page = requests.get(
+        base + "/", headers={"Accept-Encoding": "gzip", "Origin": "https://app.example"}, timeout=10
+    )
+    assert page.status_code == 200
+    assert "<h1>middlewares demo</h1>" in page.text
+    assert page.headers["Content-Encoding"] == "gzip"
+    assert page.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert page.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
+    assert f'<td id="request-id">{page.headers["X-Request-ID"]}</td>' in page.text
+    css = requests.get(base + "/static/demo.css", timeout=TIMEOUT)
+    assert "max-age=3600" in css.headers["Cache-Control"]
+
+
+def test_site_ini_under_gunicorn_paste() -> None:
+    require("gunicorn")
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--paste", "examples/site.ini"]
+    with serve_command(lambda port: [*command, "--bind", f"127.0.0.1:{port}"]) as base:
+        _check_site(base)
+        page = requests.get(base + "/", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10)
+        assert '<td id="client">203.0.113.9</td>' in page.text
+
+
+def test_site_ini_loaded_by_paste_deploy_under_waitress() -> None:
+    with serve("tests.e2e.examples_apps:site", server="waitress") as base:
+        _check_site(base)

@@ -1,0 +1,36 @@
+"""A Django project's ``wsgi.py`` that wraps ``get_wsgi_application()`` in middleware.
+
+Django's own middleware runs inside Django; these layers run around it, at the WSGI level, and
+so also cover what Django never sees (static files here).  Serve it with either server::
+
+    waitress-serve examples.django_wsgi:application
+    gunicorn --workers 2 examples.django_wsgi:application
+
+To wrap your own project, change ``DJANGO_SETTINGS_MODULE`` to your settings module.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+
+from django.core.wsgi import get_wsgi_application
+
+from middlewares.compress import Compress
+from middlewares.proxy_fix import ProxyFix
+from middlewares.request_log import RequestLogger
+from middlewares.stack import stack
+from middlewares.static import StaticFiles
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.djangosite.settings")  # yours here
+
+STATIC_ROOT = Path(__file__).resolve().parent / "static"  # `manage.py collectstatic` output
+
+application = stack(
+    get_wsgi_application(),
+    partial(ProxyFix, x_for=1, x_proto=1, trusted=["127.0.0.1", "::1"]),
+    RequestLogger,
+    partial(Compress, min_size=200),
+    partial(StaticFiles, directories={"/static": STATIC_ROOT}, max_age=3600),
+)
