@@ -43,7 +43,7 @@ class _Table:
     the number of mounts.
     """
 
-    __slots__ = ("cut", "default", "listing", "prefixes")
+    __slots__ = ("cut", "default", "listing", "prefixes", "route")
 
     def __init__(
         self, mounts: Mapping[str, Any], default: WSGIApplication | None, option: str
@@ -77,6 +77,7 @@ class _Table:
         # "/a/b".split("/", cut) with cut = max depth + 1 leaves the segments below in its last
         # item: ["", "a", "b", "rest/of/path"].
         self.cut = max((prefix.count("/") for prefix in self.prefixes), default=0) + 1
+        self.route = (self.prefixes, self.cut, self.default)  # one load per request
 
 
 def _mount_key(key: object, where: str) -> str:
@@ -219,14 +220,13 @@ class Dispatcher:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         table = self._table_for_host(environ) if self._has_hosts else self._root
+        prefixes, cut, default = table.route
         path: str = environ.get("PATH_INFO", "")
-        prefixes = table.prefixes
         if prefixes:
             # Cut the path after its first `depth` segments (one C-level split), then try that
             # prefix and each shorter one, longest first: one dict lookup per depth, however
             # many mounts.  A path without its leading "/" never equals a key, so it falls
             # through to the default unchanged, as "" (the root) does.
-            cut = table.cut
             parts = path.split("/", cut)
             end = len(path) - len(parts[-1]) - 1 if len(parts) > cut else len(path)
             while end > 0:
@@ -242,7 +242,6 @@ class Dispatcher:
                     environ["PATH_INFO"] = rest
                     return app(environ, start_response)
                 end = path.rfind("/", 0, end)
-        default = table.default
         if default is None:
             return _not_found(environ, start_response)
         return default(environ, start_response)
