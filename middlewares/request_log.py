@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
+from random import getrandbits
 from time import perf_counter_ns
 from time import time as wall_time
 from typing import TYPE_CHECKING, Any
@@ -156,7 +156,7 @@ class RequestLogger:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         responder = _Logged(environ, start_response)
-        responder.logger = self
+        responder.owner = self
         responder.started = wall_time()
         responder.started_ns = perf_counter_ns()
         # An outer RequestLogger (or a Dispatcher mounting logged apps) already chose the id.
@@ -164,12 +164,15 @@ class RequestLogger:
         if rid is None:
             rid = environ.get(self._id_key) if self._id_key else None
             if rid is None or not _WELL_FORMED_ID(rid):
-                rid = os.urandom(16).hex()
+                # 128 random bits from the random module, which reseeds itself in a forked
+                # child.  Ids are not secrets (a client may choose its own), so the
+                # os.urandom() syscall buys nothing here.
+                rid = f"{getrandbits(128):032x}"
             environ[ENVIRON_KEY] = rid
         responder.request_id = rid
         return responder.run(responder.call_app)
 
-    def write(self, r: _Logged) -> None:
+    def _write(self, r: _Logged) -> None:
         """Build the fields of the ended response ``r`` and log its line."""
         logger = self.logger
         if not logger.isEnabledFor(self.level):
@@ -241,9 +244,9 @@ class RequestLogger:
 class _Logged(Responder):
     """One logged response: echoes the request id, writes the line in :meth:`end`."""
 
-    __slots__ = ("logger", "request_id", "started", "started_ns")
+    __slots__ = ("owner", "request_id", "started", "started_ns")
 
-    logger: RequestLogger
+    owner: RequestLogger
     request_id: str
     started: float
     started_ns: int
@@ -252,7 +255,7 @@ class _Logged(Responder):
         """Run the application with the request id in :data:`request_id_var`."""
         token = request_id_var.set(self.request_id)
         try:
-            body = self.logger.app(environ, start_response)
+            body = self.owner.app(environ, start_response)
         finally:
             request_id_var.reset(token)
         wrapper = environ.get("wsgi.file_wrapper")
@@ -263,12 +266,12 @@ class _Logged(Responder):
         return _InContext(body, self.request_id)
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
-        if self.logger.request_id_header:
-            set_header(headers, self.logger.request_id_header, self.request_id)
+        if self.owner.request_id_header:
+            set_header(headers, self.owner.request_id_header, self.request_id)
         return status
 
     def end(self) -> None:
-        self.logger.write(self)
+        self.owner._write(self)
 
 
 class _InContext:

@@ -501,6 +501,28 @@ def test_generated_ids_differ(log: Capture) -> None:
     assert all(HEX_ID.fullmatch(line) for line in log.lines)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_generated_ids_differ_in_a_forked_worker(log: Capture) -> None:
+    # gunicorn forks workers from one loaded app: they must not repeat each other's ids.
+    app, _ = make_app("list", [b"ok"])
+    mw = logged(app, log, format="{request_id}")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            drive(mw)
+            os.write(write_end, log.lines[-1].encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    drive(mw)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        child_id = pipe.read().decode()
+    assert HEX_ID.fullmatch(child_id)
+    assert child_id != log.lines[-1]
+
+
 def test_custom_header_name_and_no_header(log: Capture) -> None:
     app, _ = make_app("list", [b"ok"])
     environ = {"HTTP_X_CORRELATION_ID": "corr-1", "HTTP_X_REQUEST_ID": "req-1"}
