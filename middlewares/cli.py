@@ -14,7 +14,6 @@ it does under ``python -m``, gunicorn and waitress-serve.
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import logging
 import os
@@ -70,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
 
     compress = commands.add_parser("compress", help="write compressed twins of static files")
     compress.add_argument("directory", metavar="DIR")
+    compress.add_argument("--workers", type=int, help="threads compressing at once (default: CPUs)")
+    compress.add_argument(
+        "--encodings", nargs="+", metavar="ENC", help="br, gzip, zstd (default: br gzip [zstd])"
+    )
+    compress.add_argument(
+        "--min-saving", type=float, default=0.05, help="fraction a twin must save (default 0.05)"
+    )
+    compress.add_argument("--hidden", action="store_true", help="also dotfiles and dot-dirs")
     compress.set_defaults(run=_compress)
     return parser
 
@@ -159,14 +166,21 @@ def _gunicorn(config: Config, args: argparse.Namespace) -> int:
 
 
 def _compress(args: argparse.Namespace) -> int:
+    from .precompress import compress_tree
+
     if not os.path.isdir(args.directory):
         print(f"middlewares compress: error: {args.directory} is not a directory", file=sys.stderr)
         return 1
     try:
-        compress_tree = importlib.import_module("middlewares.precompress").compress_tree
-    except ImportError as exc:
-        print(f"middlewares compress: not available: {exc}", file=sys.stderr)
+        summary = compress_tree(
+            args.directory,
+            workers=args.workers,
+            encodings=args.encodings,
+            min_saving=args.min_saving,
+            hidden=args.hidden,
+        )
+    except (TypeError, ValueError) as exc:
+        print(f"middlewares compress: error: {exc}", file=sys.stderr)
         return 1
-    result = compress_tree(args.directory)
-    print(result)
+    print(summary)
     return 0

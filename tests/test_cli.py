@@ -121,3 +121,23 @@ def test_python_dash_m_runs_the_same_command(config: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "OK"
+
+
+def test_compress_writes_twins_that_shrink_and_prints_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.css").write_text("body { color: red; }\n" * 200)
+    (tmp_path / "tiny.txt").write_text("x")
+    assert main(["compress", str(tmp_path), "--encodings", "gzip", "br", "--workers", "1"]) == 0
+    assert (tmp_path / "app.css.gz").stat().st_size < (tmp_path / "app.css").stat().st_size
+    assert (tmp_path / "app.css.br").exists()
+    assert not (tmp_path / "tiny.txt.gz").exists()  # it would not shrink
+    assert capsys.readouterr().out.strip()
+
+
+def test_compress_with_an_unknown_encoding_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.css").write_text("a {}\n" * 100)
+    assert main(["compress", str(tmp_path), "--encodings", "lzma"]) == 1
+    assert "lzma" in capsys.readouterr().err
