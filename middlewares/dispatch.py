@@ -283,13 +283,15 @@ class Dispatcher:
     def routes(self) -> list[Route]:
         """Every route, in the order a request tries them; nested dispatchers follow their mount.
 
-        Host tables come first (exact names, then wildcards), each longest path first and its
-        default last; then the other hosts' mounts and ``app``.  A mounted ``Dispatcher`` is
-        listed, then its own routes with the mount prepended, so the outermost comes first.
+        Host tables come first (exact names, then wildcards, most specific first), each longest
+        path first and its default last; then the other hosts' mounts and ``app``.  A mounted
+        ``Dispatcher`` is listed, then its own routes with the mount prepended, so the outermost
+        comes first.
         """
         result: list[Route] = []
         tables = [(name, self._host_table(name)) for name in self._host_names]
-        tables.sort(key=lambda item: item[0].startswith("*."))
+        # Exact names first, then wildcards from the most specific, as _table_for_host tries them.
+        tables.sort(key=lambda item: (item[0].startswith("*."), -item[0].count(".")))
         for host, table in [*tables, (None, self._root)]:
             for path, app in table.listing:
                 result.append(Route(host, path, app))

@@ -335,11 +335,12 @@ def test_routes_in_matching_order_nested_after_their_mount() -> None:
     app = Dispatcher(
         ROOT,
         mounts={"/x": V1, "/x/y": DEEP, "/n": inner},
-        hosts={"*.w.test": ADMIN, "h.test": {"/p": CAFE}},
+        hosts={"*.w.test": ADMIN, "h.test": {"/p": CAFE}, "*.a.w.test": API},
     )
     assert app.routes() == [
         Route("h.test", "/p", CAFE),
         Route("h.test", "/", None),
+        Route("*.a.w.test", "/", API),
         Route("*.w.test", "/", ADMIN),
         Route(None, "/x/y", DEEP),
         Route(None, "/n", inner),
