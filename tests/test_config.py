@@ -366,3 +366,14 @@ def test_describe_masks_secrets_and_names_apps() -> None:
     assert "       client_secret = '***'" in text.splitlines()
     assert "       fallback = tests.config_layers:other" in text.splitlines()
     assert "       names = ['b', 'a']" in text.splitlines()
+
+
+@pytest.mark.parametrize("short_name", list(REGISTRY))
+def test_every_short_name_imports_its_middleware_and_reads_its_signature(short_name: str) -> None:
+    config = resolve({"app": ECHO, "middleware": [{"use": short_name}]}, {})
+    layer = config.layers[0]
+    assert (
+        f"middlewares.{layer.factory.__module__.rsplit('.', 1)[1]}:{layer.factory.__name__}"
+        == (REGISTRY[short_name])
+    )
+    assert layer.effective  # every middleware has keyword options with defaults
