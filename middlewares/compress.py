@@ -162,7 +162,9 @@ class Compress:
         self._padding = breach_padding
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return _Compressing(self, environ, start_response).run(self.app)
+        responder = _Compressing(environ, start_response)
+        responder._mw = self  # the rest of its state is set by start(), which runs first
+        return responder.run(self.app)
 
     def compressible(self, content_type: str) -> bool:
         """Whether a response of ``content_type`` (parameters allowed) is one to compress."""
@@ -198,13 +200,10 @@ class _Compressing(Responder):
 
     watch_end = False  # an untouched body goes to the server as the app returned it
     __slots__ = ("_encoder", "_flush", "_mw", "_whole")
-
-    def __init__(self, mw: Compress, environ: WSGIEnvironment, start: StartResponse) -> None:
-        super().__init__(environ, start)
-        self._mw = mw
-        self._encoder: Encoder | None = None
-        self._whole = b""
-        self._flush = True
+    _mw: Compress
+    _encoder: Encoder | None
+    _whole: bytes
+    _flush: bool
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
         self._encoder = None  # start() runs again if the app restarts with exc_info
