@@ -11,9 +11,9 @@ import mimetypes
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from middlewares._http_cache import http_date
 from middlewares._wsgi import add_vary, set_header
@@ -265,6 +265,29 @@ def _utf8(name: str) -> str:
     return os.fsencode(name).decode("utf-8")
 
 
-def normalise_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Headers:
-    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-    return [(str(name), str(value)) for name, value in items]
+class FileBody:
+    """Up to ``length`` bytes of an open file, in blocks; ``close()`` closes the file once."""
+
+    __slots__ = ("_block", "_file", "_remaining")
+
+    def __init__(self, file: IO[bytes], length: int, block_size: int) -> None:
+        self._file: IO[bytes] | None = file
+        self._remaining = length
+        self._block = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._file is None or self._remaining <= 0:
+            raise StopIteration
+        data = self._file.read(min(self._block, self._remaining))
+        if not data:  # the file shrank under us: end short rather than spin
+            raise StopIteration
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()

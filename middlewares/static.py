@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from middlewares._http_cache import (
@@ -18,15 +18,21 @@ from middlewares._http_cache import (
     parse_http_date,
     parse_range,
 )
+from middlewares._static_config import (
+    Contained,
+    checked_headers,
+    content_types,
+    mounts,
+    positive,
+)
 from middlewares._static_index import (
+    FileBody,
     Options,
     StaticFile,
     Variant,
     build_file,
     is_twin,
-    normalise_headers,
     split_path,
-    url_key,
     walk,
 )
 from middlewares._wsgi import choose_encoding
@@ -36,15 +42,9 @@ if TYPE_CHECKING:
 
     from middlewares._wsgi import Headers
 
-__all__ = ["StaticFiles"]
+__all__ = ["FileBody", "StaticFiles"]
 
 _DEFAULT_DIRECTORIES: Final = MappingProxyType({"/static": "assets"})
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 section 5.6.2
-# Headers StaticFiles computes per response: letting `headers` set them would break framing.
-_OWN_HEADERS = frozenset(
-    ("content-length", "content-range", "content-encoding", "content-type", "etag",
-     "last-modified", "transfer-encoding", "accept-ranges")
-)  # fmt: skip
 # Servers known to stop a file_wrapper body at Content-Length (gunicorn's sendfile counts
 # against it; waitress's buffer is prepared with it).  Others get a bounded iterator for 206.
 _CAPPING_SERVERS = ("gunicorn.", "waitress.")
@@ -122,30 +122,25 @@ class StaticFiles:
         self.index = index
         self.hidden = hidden
         self.follow_symlinks = follow_symlinks
-        self.block_size = _positive("block_size", block_size)
-        self.max_in_memory = _positive("max_in_memory", max_in_memory, zero=True)
+        self.block_size = positive("block_size", block_size)
+        self.max_in_memory = positive("max_in_memory", max_in_memory, zero=True)
         if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
             raise ValueError(f"max_age must be a non-negative int or None, not {max_age!r}")
         if index is not None and (not index or "/" in index or index.startswith(".")):
             raise ValueError(f"index must be a plain file name or None, not {index!r}")
-        extra = normalise_headers(headers)
-        for name, value in extra:
-            if not _TOKEN.fullmatch(name) or _CONTROL_IN_VALUE.search(value):
-                raise ValueError(f"headers: invalid header {name!r}: {value!r}")
-            if name.lower() in _OWN_HEADERS:
-                raise ValueError(f"headers: {name} is set by StaticFiles per response")
+        extra = checked_headers(headers)
         self._extra = extra
         self.options = Options(
             max_age=max_age,
             immutable=re.compile(immutable) if isinstance(immutable, str) else immutable,
-            content_types=_content_types(mimetypes),
+            content_types=content_types(mimetypes),
             headers=tuple(extra),
             precompressed=precompressed,
             max_in_memory=self.max_in_memory,
             load_data=not autorefresh,
         )
         # (prefix as PATH_INFO spells it, root, real root), longest prefix first
-        self._mounts = _mounts(directories)
+        self._mounts = mounts(directories)
         self._index: dict[str, StaticFile | _Redirect] | None = None
         if not autorefresh:
             self._index = {}
@@ -158,7 +153,7 @@ class StaticFiles:
                     index=index,
                     hidden=hidden,
                     follow_symlinks=follow_symlinks,
-                    contained=_Contained(real, follow_symlinks),
+                    contained=Contained(real, follow_symlinks),
                 ):
                     if self._mount(key) is mount:  # a longer prefix owns its own subtree
                         self._index[key] = _REDIRECT if entry is None else entry
@@ -336,7 +331,7 @@ class StaticFiles:
         segments, trailing = parts
         if not self.hidden and any(segment.startswith(".") for segment in segments):
             return None
-        contained = _Contained(real, self.follow_symlinks)
+        contained = Contained(real, self.follow_symlinks)
         fs_path = os.path.join(root, *segments)
         try:
             st = os.stat(fs_path)
@@ -355,86 +350,3 @@ class StaticFiles:
         if self.options.precompressed and is_twin(fs_path):
             return None
         return build_file(fs_path, path, st, self.options, contained)
-
-
-class FileBody:
-    """Up to ``length`` bytes of an open file, in blocks; ``close()`` closes the file once."""
-
-    __slots__ = ("_block", "_file", "_remaining")
-
-    def __init__(self, file: IO[bytes], length: int, block_size: int) -> None:
-        self._file: IO[bytes] | None = file
-        self._remaining = length
-        self._block = block_size
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._file is None or self._remaining <= 0:
-            raise StopIteration
-        data = self._file.read(min(self._block, self._remaining))
-        if not data:  # the file shrank under us: end short rather than spin
-            raise StopIteration
-        self._remaining -= len(data)
-        return data
-
-    def close(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            file.close()
-
-
-_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def _positive(name: str, value: int, *, zero: bool = False) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < (0 if zero else 1):
-        raise ValueError(f"{name} must be an int >= {0 if zero else 1}, not {value!r}")
-    return value
-
-
-def _content_types(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    items = []
-    for suffix, ctype in (mapping or {}).items():
-        if not suffix.startswith(".") or "/" not in ctype or _CONTROL_IN_VALUE.search(ctype):
-            raise ValueError(f"mimetypes: expected {{'.suffix': 'type/subtype'}}, got {suffix!r}")
-        items.append((suffix.lower(), ctype))
-    return tuple(sorted(items, key=lambda item: -len(item[0])))  # longest suffix wins
-
-
-def _mounts(directories: Mapping[str, str | os.PathLike[str]]) -> list[tuple[str, str, str]]:
-    if not isinstance(directories, Mapping) or not directories:
-        raise TypeError("directories must be a non-empty mapping of URL prefix -> directory")
-    mounts: dict[str, tuple[str, str, str]] = {}
-    for prefix, directory in directories.items():
-        if not isinstance(prefix, str) or not prefix.startswith("/"):
-            raise ValueError(f"directories: prefix {prefix!r} must start with '/'")
-        stripped = prefix.rstrip("/")
-        if stripped and split_path(url_key(stripped)) is None:
-            raise ValueError(f"directories: prefix {prefix!r} is not a plain URL path")
-        root = os.path.abspath(os.fspath(directory))
-        if not os.path.isdir(root):
-            raise ValueError(f"directories: {prefix!r} -> {root!r} is not a directory")
-        key = url_key(stripped)
-        if key in mounts:
-            raise ValueError(f"directories: prefix {prefix!r} is given twice")
-        mounts[key] = (key, root, os.path.realpath(root))
-    return sorted(mounts.values(), key=lambda mount: -len(mount[0]))
-
-
-class _Contained:
-    """Whether a path, symlinks resolved, stays inside the real root (always, if following)."""
-
-    __slots__ = ("_follow", "_inside", "_root")
-
-    def __init__(self, real_root: str, follow_symlinks: bool) -> None:
-        self._root = real_root
-        self._inside = real_root.rstrip(os.sep) + os.sep
-        self._follow = follow_symlinks
-
-    def __call__(self, path: str) -> bool:
-        if self._follow:
-            return True
-        real = os.path.realpath(path)
-        return real == self._root or real.startswith(self._inside)
