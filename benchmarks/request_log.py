@@ -62,7 +62,7 @@ def _floor(app: Any, logger: logging.Logger) -> Any:
 def _candidates(app: Any, directory: Path, bare: str) -> dict[str, Any]:
     candidates: dict[str, Any] = {bare: app, FLOOR: _floor(app, _file_logger("floor", directory))}
     try:
-        from paste.translogger import TransLogger
+        from paste.translogger import TransLogger  # type: ignore[import-untyped]
 
         candidates["paste TransLogger"] = TransLogger(
             app, logger=_file_logger("paste", directory), setup_console_handler=False
