@@ -9,7 +9,6 @@ checked the same way as ours.
 from __future__ import annotations
 
 import collections.abc as cabc
-import importlib
 import inspect
 import os
 import re
@@ -20,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
+
+from ._wsgi import import_string as _import_string
 
 __all__ = [
     "Invalid",
@@ -63,17 +64,11 @@ class _Expanded(str):
 
 
 def import_string(spec: str) -> Any:
-    """The object named ``"package.module:attribute"`` (the attribute may be dotted)."""
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not module_name or not attribute:
-        raise Invalid(f'expected "module:attribute", got {spec!r}')
+    """:func:`middlewares._wsgi.import_string`, failing with :class:`Invalid`."""
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except Exception as exc:  # the module's own import errors too: say which, never a traceback
-        raise Invalid(f"cannot import {spec!r}: {type(exc).__name__}: {exc}") from exc
-    return target
+        return _import_string(spec)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
 
 
 # --- a constructor's options --------------------------------------------------------------------

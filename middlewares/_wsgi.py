@@ -18,6 +18,7 @@ Every middleware that looks at a response goes through :class:`Responder`; none 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -33,6 +34,7 @@ __all__ = [
     "add_vary",
     "choose_encoding",
     "get_header",
+    "import_string",
     "merge_header_list",
     "remove_header",
     "set_header",
@@ -115,6 +117,29 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
 def add_vary(headers: Headers, *fields: str) -> None:
     """Merge ``fields`` into the response's ``Vary`` header (see :func:`merge_header_list`)."""
     merge_header_list(headers, "Vary", *fields)
+
+
+# --- "module:attribute" names -----------------------------------------------------------------
+
+
+def import_string(spec: str) -> Any:
+    """The object named ``"package.module:attribute"`` (the attribute may be dotted).
+
+    Config files and Dispatcher mounts name apps this way (gunicorn's and PasteDeploy's form).
+
+    :raises ValueError: not of that form, or the import failed; the message names ``spec`` and
+        the underlying error (the module's own import errors included), never a bare traceback.
+    """
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError(f'expected "module:attribute", got {spec!r}')
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # a module's own import-time errors too: say which
+        raise ValueError(f"cannot import {spec!r}: {type(exc).__name__}: {exc}") from exc
+    return target
 
 
 # --- content negotiation ---------------------------------------------------------------------

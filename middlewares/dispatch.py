@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
+from ._wsgi import import_string
 from .stack import describe
 
 if TYPE_CHECKING:
@@ -121,19 +121,10 @@ def _host_key(key: object, where: str) -> str:
 def _resolve(value: object, where: str) -> Any:
     """``value``, or the object a ``"module:attribute"`` string names; it must be callable."""
     if isinstance(value, str):
-        module_name, sep, attribute = value.partition(":")
-        if not (sep and module_name and attribute):
-            raise ValueError(f"{where}: {value!r} is not of the form 'module:attribute'")
         try:
-            obj: Any = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ValueError(f"{where}: cannot import {module_name!r} ({exc})") from exc
-        for name in attribute.split("."):
-            try:
-                obj = getattr(obj, name)
-            except AttributeError as exc:
-                raise ValueError(f"{where}: {module_name!r} has no {attribute!r}") from exc
-        value = obj
+            value = import_string(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
     if not callable(value):
         raise TypeError(f"{where}: {value!r} is not a WSGI application (it is not callable)")
     return value

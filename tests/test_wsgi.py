@@ -8,12 +8,14 @@ from wsgiref.util import FileWrapper
 import pytest
 from webtest import TestApp
 
+from middlewares import Stack
 from middlewares._wsgi import (
     Headers,
     Responder,
     add_vary,
     choose_encoding,
     get_header,
+    import_string,
     merge_header_list,
     remove_header,
     set_header,
@@ -443,3 +445,27 @@ OFFER = ("br", "gzip")
 )
 def test_choose_encoding(header: str | None, expected: str | None) -> None:
     assert choose_encoding(header, OFFER) == expected
+
+
+# --- "module:attribute" names ----------------------------------------------------------------
+
+
+def test_import_string_resolves_dotted_attribute() -> None:
+    assert import_string("os.path:join") is __import__("os").path.join
+    assert import_string("middlewares.stack:Stack.__call__") is Stack.__call__
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param("os.path", "expected", id="no-colon"),
+        pytest.param(":join", "expected", id="no-module"),
+        pytest.param("os:", "expected", id="no-attribute"),
+        pytest.param("no_such_module_xyz:app", "ModuleNotFoundError", id="missing-module"),
+        pytest.param("os:no_such_attribute", "AttributeError", id="missing-attribute"),
+    ],
+)
+def test_import_string_errors_are_value_errors_naming_the_spec(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        import_string(spec)
+    assert repr(spec) in str(info.value) or "expected" in str(info.value)
