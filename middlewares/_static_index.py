@@ -247,10 +247,13 @@ def walk(
                 if stem in names:
                     continue
             try:
-                key = base + "/" + url_key(_utf8(name))
+                leaf = "/" + url_key(_utf8(name))
                 st = os.stat(path)
             except (OSError, UnicodeError):
                 continue
+            if split_path(leaf) is None:  # a name no request may reach ("a\\b", "C:x")
+                continue
+            key = base + leaf
             if stat.S_ISREG(st.st_mode) and (follow_symlinks or contained(path)):
                 entry = build_file(path, key, st, options, contained)
                 yield key, entry

@@ -172,10 +172,12 @@ class StaticFiles:
         if found is None:
             return self.app(environ, start_response)
         if found is _HOSTILE:
-            return self._plain(start_response, "404 Not Found", [])
+            return self._plain(environ, start_response, "404 Not Found", [])
         method = environ.get("REQUEST_METHOD")
         if method != "GET" and method != "HEAD":
-            return self._plain(start_response, "405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return self._plain(
+                environ, start_response, "405 Method Not Allowed", [("Allow", "GET, HEAD")]
+            )
         if isinstance(found, StaticFile):
             return self._serve(found, environ, start_response, method == "HEAD")
         return self._redirect(environ, start_response)
@@ -191,13 +193,13 @@ class StaticFiles:
         condition = get("HTTP_IF_MATCH")
         if condition is not None:
             if not if_match(condition, variant.etag):
-                return self._plain(start_response, "412 Precondition Failed", [])
+                return self._plain(environ, start_response, "412 Precondition Failed", [])
         else:
             condition = get("HTTP_IF_UNMODIFIED_SINCE")
             if condition is not None:
                 since = parse_http_date(condition)
                 if since is not None and variant.mtime > since:
-                    return self._plain(start_response, "412 Precondition Failed", [])
+                    return self._plain(environ, start_response, "412 Precondition Failed", [])
         condition = get("HTTP_IF_NONE_MATCH")
         if condition is not None:
             if if_none_match(condition, variant.etag):
@@ -281,7 +283,9 @@ class StaticFiles:
             file.close()
             raise
 
-    def _plain(self, start_response: StartResponse, status: str, headers: Headers) -> list[bytes]:
+    def _plain(
+        self, environ: WSGIEnvironment, start_response: StartResponse, status: str, headers: Headers
+    ) -> list[bytes]:
         body = status.encode("ascii")
         start_response(
             status,
@@ -292,7 +296,7 @@ class StaticFiles:
                 *self._extra,
             ],
         )
-        return [body]
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
@@ -301,7 +305,7 @@ class StaticFiles:
         query = environ.get("QUERY_STRING")
         if query:
             location += "?" + quote(query, safe="/?!$&'()*+,;=:@~%")
-        return self._plain(start_response, "302 Found", [("Location", location)])
+        return self._plain(environ, start_response, "302 Found", [("Location", location)])
 
     # --- finding files ---------------------------------------------------------------------
 

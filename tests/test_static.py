@@ -807,3 +807,17 @@ def test_default_directory_must_exist(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "assets").mkdir()
     _write(tmp_path / "assets" / "x.txt", b"x")
     assert TestApp(StaticFiles(fallback)).get("/static/x.txt").body == b"x"
+
+
+@pytest.mark.parametrize("name", ["back\\slash.txt", "C:drive.txt", "tab\there.txt"])
+def test_names_no_url_may_reach_are_not_indexed(tmp_path: Path, mode: str, name: str) -> None:
+    _write(tmp_path / name, SECRET)
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    result = drive(app, environ={"PATH_INFO": "/s/" + name})
+    assert result.status.startswith("404")
+    assert SECRET not in result.body
+
+
+def test_head_of_an_error_has_no_body(client: TestApp) -> None:
+    resp = client.head("/static/../secret.txt", status=404)
+    assert resp.body == b""
