@@ -8,9 +8,9 @@ Everything a user needs is importable from here::
 from __future__ import annotations
 
 from .compress import Compress
-from .config import load
+from .config import ConfigError, load
 from .cors import CORS
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, Route
 from .profiler import Profiler
 from .proxy_fix import ProxyFix
 from .request_log import RequestIdFilter, RequestLogger, current_request_id
@@ -20,11 +20,13 @@ from .static import StaticFiles
 __all__ = [
     "CORS",
     "Compress",
+    "ConfigError",
     "Dispatcher",
     "Profiler",
     "ProxyFix",
     "RequestIdFilter",
     "RequestLogger",
+    "Route",
     "Stack",
     "StaticFiles",
     "current_request_id",
