@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
@@ -616,7 +616,15 @@ def _origins() -> st.SearchStrategy[str]:
         host,
         st.sampled_from(["", ":443", ":0", ":65536", ":8080", "/", "/path", "?q", "\n"]),
     )
-    return structured | _text
+    near_misses = st.builds(
+        lambda s, h, p: f"{s}://{h}{p}",
+        st.sampled_from(["http", "https", "HTTPS"]),
+        st.from_regex(
+            r"[a-zA-Z0-9-]{1,4}\.(ab\.)?(example\.com|example|EXAMPLE\.com)", fullmatch=True
+        ),
+        st.sampled_from(["", ":443", ":80", ":8080", "/"]),
+    )
+    return structured | near_misses | _text
 
 
 def _environ_value(value: str) -> str:
@@ -674,3 +682,43 @@ def test_fuzz_no_exception_no_header_injection(
     assert allowed in (None, "*", env["HTTP_ORIGIN"])
     if allowed not in (None, "*"):
         assert re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]+|null", allowed)
+
+
+FAST_REGEXES = [
+    r"https://[a-z0-9-]+\.example\.com",
+    r"(https|http)://(a|b)\.example(:\d+)?",
+    r"https://(?P<sub>[a-z]+)\.(?P=sub)\.example",  # a backreference keeps its group
+    r"https://[a-z]+\.EXAMPLE\.com",
+]
+
+
+@pytest.mark.parametrize("regex", FAST_REGEXES)
+@settings(max_examples=100, deadline=None)
+@given(origin=_origins())
+@example(origin="https://a.example")
+@example(origin="http://b.example:8080")
+@example(origin="https://ab.ab.example")
+@example(origin="https://ab.ac.example")
+@example(origin="https://c1.example.com")
+@example(origin="https://c1.EXAMPLE.com")
+def test_one_match_fast_path_agrees_with_two_step_path(regex: str, origin: str) -> None:
+    fast = CORS(Counting(), allow_origin_regex=regex)._policy
+    slow = CORS(Counting(), allow_origin_regex=regex)._policy
+    assert fast is not None
+    assert slow is not None
+    assert fast.fast_regex is not None
+    slow.fast_regex = None
+    assert fast.allow(origin) == slow.allow(origin)
+
+
+@pytest.mark.parametrize(
+    ("regex", "origin"),
+    [
+        (r"https://(?P<sub>[a-z]+)\.(?P=sub)\.example", "https://ab.ab.example"),
+        (re.compile(r"https://A\.example", re.IGNORECASE), "https://a.example"),
+        ("(?i)https://a\\.example", "https://a.example"),  # global flag: two-step path only
+    ],
+)
+def test_regex_features_work(regex: str | re.Pattern[str], origin: str) -> None:
+    result = request(CORS(Counting(), allow_origin_regex=regex), origin)
+    assert h(result, "Access-Control-Allow-Origin") == origin
