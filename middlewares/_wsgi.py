@@ -290,10 +290,17 @@ class Responder:
             # Already passed on: the server decides.  It re-raises exc_info if it has sent the
             # headers (PEP 3333), else it takes the new status and headers, which our hook sees
             # first.  A middleware that changes the body starts over on the error page.
+            sent = self.status, self.headers
             self.status = status
             self.headers = list(headers)
             self._exc_info = exc_info
-            self._commit(None)
+            try:
+                self._commit(None)
+            except BaseException:
+                # The server refused: what the client got is still the first response, and
+                # that is what end() must see (an access log must not claim the 500).
+                self.status, self.headers = sent
+                raise
             return self.write
         if exc_info is None and (self._pending or self._server_write is not None):
             raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")

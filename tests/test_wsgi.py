@@ -312,6 +312,38 @@ def test_exc_info_after_headers_sent_reraises_in_the_app() -> None:
     assert Observer.log[0][3] == "ValueError"
 
 
+@pytest.mark.parametrize("form", ["write", "generator"])
+def test_exc_info_refused_by_the_server_leaves_the_sent_status(form: str) -> None:
+    # Regression: end() saw the 500 the server refused, so access logs claimed a 500 for a
+    # response whose "200 OK" and first bytes had already gone to the client.
+    def restart(start_response: Any) -> None:
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain"), ("X-Error", "1")],
+            exc_info_now(ValueError("after")),
+        )
+
+    def write_app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])(b"partial")
+        restart(start_response)
+        return []  # pragma: no cover - start_response raised
+
+    def generator_app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial"
+        restart(start_response)
+
+    class Headers(Observer):
+        def end(self) -> None:
+            super().end()
+            self.log.append((get_header(self.headers, "X-Error") or "", 0, False, None))
+
+    app = write_app if form == "write" else generator_app
+    with pytest.raises(ValueError, match="after"):
+        drive(middleware(Headers)(app))
+    assert Observer.log == [("200 OK", 7, False, "ValueError"), ("", 0, False, None)]
+
+
 def test_exc_info_after_commit_before_body_reaches_server_and_hook() -> None:
     def app(environ: Any, start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "text/plain")])
