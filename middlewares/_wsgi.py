@@ -417,20 +417,41 @@ def _remaining(filelike: Any, content_length: str | None) -> int:
 
 
 class _EndingFile:
-    """A file proxy whose ``close()`` closes the original wrapper once, then ends the response."""
+    """A file proxy whose ``close()`` closes the original wrapper once, then ends the response.
 
-    __slots__ = ("_file", "_responder")
+    A server that reads the file (wsgiref, gunicorn without sendfile, waitress) does so through
+    :meth:`read`: a read that raises is the response's error, and a server that stops reading
+    before the end (the client went away) leaves the response not completed, with the bytes
+    read as those sent.  A server that never reads (sendfile) is opaque: the whole file counts.
+    """
+
+    __slots__ = ("_file", "_read", "_responder")
 
     def __init__(self, filelike: IO[bytes], responder: Responder) -> None:
         self._file = filelike
         self._responder = responder
+        self._read = -1  # bytes read through read(); -1 while the server never called it
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
 
+    def read(self, *args: Any) -> bytes:
+        try:
+            data: bytes = self._file.read(*args)
+        except BaseException as exc:
+            self._responder.error = exc
+            self._read = max(self._read, 0)
+            raise
+        self._read = max(self._read, 0) + len(data or b"")
+        return data
+
     def close(self) -> None:
-        self._responder.completed = True
-        self._responder._close_body()
+        r = self._responder
+        if 0 <= self._read < r.bytes_sent:
+            r.bytes_sent = self._read
+        else:
+            r.completed = True
+        r._close_body()
 
 
 class _Body:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any, ClassVar
 from wsgiref.util import FileWrapper
 
@@ -271,6 +272,35 @@ def test_client_disconnect_closes_once_and_is_not_completed(form: str) -> None:
     assert (status, error) == ("200 OK", None)
     if form != "file_wrapper":  # a file wrapper's size comes from the file (sendfile is opaque)
         assert (sent, completed) == (6, False)
+
+
+class _FailingRead(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell():
+            raise OSError("disk went away")
+        return super().read(size)
+
+
+def test_file_wrapper_read_error_is_the_response_error() -> None:
+    # Regression: the re-wrapped file hid a failing read from end(), so an access log said
+    # "completed" with the whole file's size while the server got the exception.
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](_FailingRead(b"0123456789"), 4)
+
+    with pytest.raises(OSError, match="disk went away"):
+        drive(middleware(Observer)(app), validate=False)
+    assert Observer.log == [("200 OK", 4, False, "OSError")]
+
+
+@pytest.mark.parametrize(("stop_after", "sent"), [(0, 0), (1, 4)])
+def test_file_wrapper_read_short_is_not_completed(stop_after: int, sent: int) -> None:
+    app, record = make_app("file_wrapper", [b"abc", b"def", b"ghi"])
+    drive(middleware(Observer)(app), stop_after=stop_after, validate=False)
+    assert closes(record) == 1
+    # stop_after=0: wsgiref's FileWrapper never read, exactly as sendfile would not: opaque.
+    expected = ("200 OK", 9, True, None) if stop_after == 0 else ("200 OK", sent, False, None)
+    assert Observer.log == [expected]
 
 
 def test_exc_info_before_body_replaces_status_and_headers() -> None:
