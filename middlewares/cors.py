@@ -270,11 +270,13 @@ def _fast_regex(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
     Browsers send origins in canonical form (lower case, no default port), so a lower-case
     origin without a port that matches both the origin syntax and the user's regex can be
     allowed in one match instead of two.  The user's pattern comes first, inside a lookahead,
-    so its group numbers (backreferences) are unchanged; the syntax part has no ``.``, ``^``,
-    ``$``, spaces or letters-only classes, so the user's flags cannot change its meaning.  A
-    pattern that cannot be embedded (global inline flags) just keeps the two-step path.
+    so its group numbers (backreferences) are unchanged.  The syntax part has no ``.``, ``^``,
+    ``$`` or spaces, so only ``IGNORECASE`` changes it (it then accepts upper case, which the
+    two-step path allows too: the origin is echoed as sent).  A ``VERBOSE`` pattern (a ``#``
+    comment would swallow the rest) or one that cannot be embedded (global inline flags) keeps
+    the two-step path.  Tests check that both paths agree.
     """
-    if pattern is None:
+    if pattern is None or pattern.flags & re.VERBOSE:
         return None
     try:
         return re.compile(
