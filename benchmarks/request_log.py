@@ -110,6 +110,10 @@ def main() -> None:
                 print(
                     check_ratio("  json vs TransLogger", workload.ratio("RequestLogger json"), 0.7)
                 )
+                print(
+                    f"  the floor alone (a LogRecord, Logger.handle, FileHandler.emit): "
+                    f"{workload.ratio(FLOOR):.2f}x of TransLogger's overhead"
+                )
         for logger in [
             logging.getLogger(f"benchmarks.request_log.{n}")
             for n in ("paste", "combined", "json", "floor")
