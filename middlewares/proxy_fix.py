@@ -141,29 +141,25 @@ def _apply_proto(environ: WSGIEnvironment, orig: dict[str, Any], scheme: str) ->
 def _apply_host(
     environ: WSGIEnvironment, orig: dict[str, Any], host: tuple[str, str | None]
 ) -> None:
-    orig.setdefault("SERVER_NAME", environ.get("SERVER_NAME"))
-    environ["SERVER_NAME"] = host[0]
-    _set_host_port(environ, orig, *host)
-
-
-def _apply_port(environ: WSGIEnvironment, orig: dict[str, Any], port: str) -> None:
-    # X-Forwarded-Port alone keeps the host name (and SERVER_NAME, as Werkzeug does).
-    name, _ = _split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
-    _set_host_port(environ, orig, name, port)
-
-
-def _set_host_port(
-    environ: WSGIEnvironment, orig: dict[str, Any], name: str, port: str | None
-) -> None:
     # A Host without a port means the scheme's default port (RFC 9110 section 7.2), and the
     # default port is left out of HTTP_HOST, as a browser does.
+    name, port = host
     default = _DEFAULT_PORTS.get(environ.get("wsgi.url_scheme", "http"))
     port = port or default
     orig.setdefault("HTTP_HOST", environ.get("HTTP_HOST"))
+    orig.setdefault("SERVER_NAME", environ.get("SERVER_NAME"))
     environ["HTTP_HOST"] = name if port is None or port == default else f"{name}:{port}"
+    environ["SERVER_NAME"] = name
     if port is not None:
         orig.setdefault("SERVER_PORT", environ.get("SERVER_PORT"))
         environ["SERVER_PORT"] = port
+
+
+def _apply_port(environ: WSGIEnvironment, orig: dict[str, Any], port: str) -> None:
+    # The host name stays the request's own (from HTTP_HOST, else SERVER_NAME); only the port
+    # changes, in HTTP_HOST and SERVER_PORT, and SERVER_NAME follows HTTP_HOST's name.
+    name, _ = _split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
+    _apply_host(environ, orig, (name, port))
 
 
 def _apply_prefix(environ: WSGIEnvironment, orig: dict[str, Any], prefix: str) -> None:
@@ -297,7 +293,8 @@ class ProxyFix:
     :param x_host: the same for ``X-Forwarded-Host``; sets ``HTTP_HOST``, ``SERVER_NAME`` and
         ``SERVER_PORT`` (the scheme's default port when the value has none).  Default 0.
     :param x_port: the same for ``X-Forwarded-Port``; sets ``SERVER_PORT`` and the port of
-        ``HTTP_HOST`` (omitted when it is the scheme's default).  Default 0.
+        ``HTTP_HOST`` (omitted when it is the scheme's default), and ``SERVER_NAME`` to the
+        name in ``HTTP_HOST``.  Default 0.
     :param x_prefix: the same for ``X-Forwarded-Prefix``; puts the prefix, without a trailing
         slash, in front of ``SCRIPT_NAME``.  Default 0.
     :param forwarded: how many elements of the RFC 7239 ``Forwarded`` header to trust from the

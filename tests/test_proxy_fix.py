@@ -265,25 +265,25 @@ X_CASES = [
     pytest.param(
         {"x_port": 1},
         {"X-Forwarded-Port": "8443"},
-        changed(HTTP_HOST="internal:8443", SERVER_PORT="8443"),
+        changed(HTTP_HOST="internal:8443", SERVER_NAME="internal", SERVER_PORT="8443"),
         id="port",
     ),
     pytest.param(
         {"x_port": 1},
         {"X-Forwarded-Port": "80"},
-        changed(HTTP_HOST="internal", SERVER_PORT="80"),
+        changed(HTTP_HOST="internal", SERVER_NAME="internal", SERVER_PORT="80"),
         id="port-default-omitted",
     ),
     pytest.param(
         {"x_port": 1, "environ": {"HTTP_HOST": "[::1]:8000"}},
         {"X-Forwarded-Port": "9000"},
-        changed(HTTP_HOST="[::1]:9000", SERVER_PORT="9000"),
+        changed(HTTP_HOST="[::1]:9000", SERVER_NAME="[::1]", SERVER_PORT="9000"),
         id="port-ipv6-host",
     ),
     pytest.param(
         {"x_port": 1, "environ": {"HTTP_HOST": "[::1]"}},
         {"X-Forwarded-Port": "9000"},
-        changed(HTTP_HOST="[::1]:9000", SERVER_PORT="9000"),
+        changed(HTTP_HOST="[::1]:9000", SERVER_NAME="[::1]", SERVER_PORT="9000"),
         id="port-ipv6-host-no-port",
     ),
     pytest.param(
