@@ -232,36 +232,23 @@ class Responder:
     #: application's own iterable then goes to the server untouched (zero cost per chunk).
     watch_end = True
 
-    __slots__ = (
-        "_body_close",
-        "_ended",
-        "_exc_info",
-        "_pending",
-        "_server_start",
-        "_server_write",
-        "bytes_sent",
-        "completed",
-        "environ",
-        "error",
-        "filters_body",
-        "headers",
-        "status",
-    )
+    # Per-request state.  Defaults live on the class, so a request only pays for what it
+    # changes (a Responder is created for every request; most of these are never written).
+    status: str = ""
+    filters_body: bool = False
+    bytes_sent: int = 0
+    completed: bool = False
+    error: BaseException | None = None
+    _server_write: WriteCallable | None = None
+    _pending: bool = False
+    _ended: bool = False
+    _exc_info: ExcInfo | None = None
+    _body_close: Callable[[], object] | None = None
 
     def __init__(self, environ: WSGIEnvironment, start_response: StartResponse) -> None:
         self.environ = environ
         self._server_start = start_response
-        self._server_write: WriteCallable | None = None
-        self._pending = False
-        self._ended = False
-        self._exc_info: ExcInfo | None = None
-        self._body_close: Callable[[], object] | None = None
-        self.status = ""
-        self.headers: Headers = []
-        self.filters_body = False
-        self.bytes_sent = 0
-        self.completed = False
-        self.error: BaseException | None = None
+        self.headers: Headers = []  # per instance: a hook may change it in place
 
     # hooks ------------------------------------------------------------------------------------
 
@@ -286,28 +273,30 @@ class Responder:
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> WriteCallable:
         """The ``start_response`` the wrapped application sees."""
-        if exc_info and exc_info[0] is not None and self._server_write is not None:
-            # Already passed on: the server decides.  It re-raises exc_info if it has sent the
-            # headers (PEP 3333), else it takes the new status and headers, which our hook sees
-            # first.  A middleware that changes the body starts over on the error page.
-            sent = self.status, self.headers
+        if exc_info is None and not self._pending and self._server_write is None:
             self.status = status
-            self.headers = list(headers)
-            self._exc_info = exc_info
-            try:
-                self._commit(None)
-            except BaseException:
-                # The server refused: what the client got is still the first response, and
-                # that is what end() must see (an access log must not claim the 500).
-                self.status, self.headers = sent
-                raise
+            self.headers = list(headers)  # the app may reuse its list; never change it in place
+            self._pending = True
             return self.write
-        if exc_info is None and (self._pending or self._server_write is not None):
+        if not exc_info or exc_info[0] is None:
             raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")
+        sent = self.status, self.headers
         self.status = status
-        self.headers = list(headers)  # the app may reuse its list; never change it in place
+        self.headers = list(headers)
         self._exc_info = exc_info
-        self._pending = True
+        if self._server_write is None:  # nothing passed on yet: the new response replaces it
+            self._pending = True
+            return self.write
+        # Already passed on: the server decides.  It re-raises exc_info if it has sent the
+        # headers (PEP 3333), else it takes the new status and headers, which our hook sees
+        # first.  A middleware that changes the body starts over on the error page.
+        try:
+            self._commit(None)
+        except BaseException:
+            # The server refused: what the client got is still the first response, and that
+            # is what end() must see (an access log must not claim the 500).
+            self.status, self.headers = sent
+            raise
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -455,52 +444,45 @@ class _EndingFile:
 
 
 class _Body:
-    """The iterable handed to the server: filters chunks, closes the app's body exactly once."""
+    """The iterable handed to the server: filters chunks, closes the app's body exactly once.
 
-    __slots__ = ("_body", "_closed", "_it", "_r", "_tail_sent")
+    Iteration is a generator (resuming one is cheaper than a Python ``__next__`` per chunk);
+    ``close()`` is this object's, so it runs once whether or not the generator finished.
+    """
+
+    __slots__ = ("_body", "_closed", "_r")
 
     def __init__(self, responder: Responder, body: Iterable[bytes]) -> None:
         self._r = responder
         self._body = body
-        self._it: Iterator[bytes] | None = None
         self._closed = False
-        self._tail_sent = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return self
+        return self._chunks(self._r, self._body)
 
-    def __next__(self) -> bytes:
-        r = self._r
-        if self._closed:
-            raise StopIteration
+    @staticmethod
+    def _chunks(r: Responder, body: Iterable[bytes]) -> Iterator[bytes]:
         try:
-            if self._it is None:
-                self._it = iter(self._body)
-            chunk = next(self._it)
-        except StopIteration:
-            if r._pending:
-                r._commit(None)
-            if r.filters_body and not self._tail_sent:
-                self._tail_sent = True
-                tail = r.finish()
-                if tail:
-                    r.bytes_sent += len(tail)
-                    return tail
-            r.completed = True
-            raise
-        except BaseException as exc:
-            r.error = exc
-            raise
-        try:
+            for chunk in body:
+                if r._pending:
+                    r._commit(None)
+                if r.filters_body:
+                    chunk = r.filter(chunk)
+                r.bytes_sent += len(chunk)
+                yield chunk  # also an empty chunk: iteration never blocks (PEP 3333)
             if r._pending:
                 r._commit(None)
             if r.filters_body:
-                chunk = r.filter(chunk)
+                tail = r.finish()
+                if tail:
+                    r.bytes_sent += len(tail)
+                    yield tail
+            r.completed = True
+        except GeneratorExit:  # the server stopped iterating (client gone): not an error
+            raise
         except BaseException as exc:
             r.error = exc
             raise
-        r.bytes_sent += len(chunk)
-        return chunk
 
     def close(self) -> None:
         if not self._closed:
