@@ -142,7 +142,14 @@ def _variant(
     partial = [ctype, *coded, *validators, ("Accept-Ranges", "bytes"), *rest]
     headers = [ctype, ("Content-Length", str(st.st_size)), *partial[1:]]
     not_modified = [*validators, *rest]
-    unsatisfiable = [("Content-Range", f"bytes */{st.st_size}"), ("Content-Length", "0"), *rest]
+    # An empty 416 still names its type: wsgiref.validate refuses any status but 204/304
+    # without Content-Type (PEP 3333 validators run in front of apps in development).
+    unsatisfiable = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Range", f"bytes */{st.st_size}"),
+        ("Content-Length", "0"),
+        *rest,
+    ]
     data = None
     if options.load_data and st.st_size <= options.max_in_memory:
         with open(path, "rb") as f:

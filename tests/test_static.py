@@ -373,6 +373,16 @@ def test_416_keeps_vary(client: TestApp) -> None:
     assert head(resp, "Content-Range") == f"bytes */{len(JS)}"
 
 
+def test_416_passes_wsgiref_validate(make: Callable[..., StaticFiles]) -> None:
+    # Regression: the empty 416 had no Content-Type, which wsgiref.validate refuses (only
+    # 204 and 304 may omit it), so a validated app raised AssertionError on an unsatisfiable
+    # Range.  Found by tests/test_full_stack_hostile.py.
+    result = drive(make(), environ={"PATH_INFO": "/static/hello.txt", "HTTP_RANGE": "bytes=99-"})
+    assert result.status == "416 Range Not Satisfiable"
+    assert ("Content-Type", "text/plain; charset=utf-8") in result.headers
+    assert result.body == b""
+
+
 @pytest.mark.parametrize(
     "header",
     [
