@@ -313,14 +313,14 @@ class Responder:
 
     def _commit(self, body: Iterable[bytes] | None) -> None:
         self._pending = False
-        self.filters_body = False
-        status = self.start(self.status, self.headers, body)
-        self.status = status
-        exc_info, self._exc_info = self._exc_info, None
-        if exc_info:
-            self._server_write = self._server_start(status, self.headers, exc_info)
-        else:
+        if self.filters_body:  # a restart with exc_info: the hook decides afresh
+            self.filters_body = False
+        status = self.status = self.start(self.status, self.headers, body)
+        if self._exc_info is None:
             self._server_write = self._server_start(status, self.headers)
+        else:
+            exc_info, self._exc_info = self._exc_info, None
+            self._server_write = self._server_start(status, self.headers, exc_info)
 
     # running ----------------------------------------------------------------------------------
 
@@ -332,21 +332,21 @@ class Responder:
             self.error = exc
             self._end()
             raise
-        self._body_close = getattr(body, "close", None)
         try:
             if self._pending:
                 self._commit(body)
-            if not self.filters_body and self._server_write is not None:
+            if self._server_write is not None and not self.filters_body:
                 if not self.watch_end:
-                    self._body_close = None
-                    return body
+                    return body  # the server closes it: nothing of ours runs at the end
                 wrapped = self.wrap_file(body)
                 if wrapped is not None:
                     return wrapped
         except BaseException as exc:
             self.error = exc
+            self._body_close = getattr(body, "close", None)
             self._close_body()
             raise
+        self._body_close = getattr(body, "close", None)
         return _Body(self, body)
 
     def wrap_file(self, body: Iterable[bytes]) -> Iterable[bytes] | None:
@@ -366,6 +366,7 @@ class Responder:
         if filelike is None:
             return None
         self.bytes_sent = _remaining(filelike, get_header(self.headers, "Content-Length"))
+        self._body_close = getattr(body, "close", None)
         wrapped: Iterable[bytes] = wrapper(_EndingFile(filelike, self), blksize)
         return wrapped
 
