@@ -36,6 +36,7 @@ from benchmarks import request_log as request_log_bench
 from benchmarks import static as static_bench
 from benchmarks.harness import Environ, Workload, check_ratio, hello_app, make_environ
 from examples.full_stack import full_stack
+from middlewares import stack
 
 HELLO_GOAL = 0.25
 PAGE_GOAL = 1.05
@@ -137,6 +138,32 @@ def stack_workloads(directory: Path) -> tuple[Workload, Workload, Workload]:
             )
         )
     return hello, pages[0], pages[1]
+
+
+def _layer_name(layer: Any) -> str:
+    return str(getattr(getattr(layer, "func", layer), "__name__", repr(layer)))
+
+
+def cumulative(directory: Path) -> Workload:
+    """The hello request through the first 1, 2, ... 7 layers of the same full stack.
+
+    Each row adds the next layer inwards, so the differences between rows say where the
+    stack's overhead goes (a layer can cost more in the stack than alone: e.g. merging
+    ``Vary`` when an inner layer already set it).
+    """
+    whole = ours_stack(
+        hello_app, request_log_bench._file_logger("stack_layers", directory), directory
+    )
+    candidates: dict[str, Any] = {"bare hello app": hello_app}
+    for count in range(1, len(whole.layers) + 1):
+        label = ("+ " if count > 1 else "") + _layer_name(whole.layers[count - 1])
+        candidates[label] = stack(hello_app, *whole.layers[:count])
+    return Workload(
+        "stack: where the hello overhead goes (each row adds the next layer inwards)",
+        make_environ("/", headers={**BROWSER_HEADERS, "Accept-Encoding": "gzip, br"}),
+        candidates,
+        baseline="bare hello app",
+    )
 
 
 def _varying_origin(base: Callable[[], Environ]) -> Callable[[], Environ]:
@@ -332,7 +359,7 @@ def main() -> None:
         directory = Path(tmp)
         hello, gzip_page, br_page = stack_workloads(directory)
         rows = per_middleware(directory)
-        for workload in (hello, gzip_page, br_page):
+        for workload in (hello, gzip_page, br_page, cumulative(directory)):
             workload.run()
             workload.report()
         for row in rows:
