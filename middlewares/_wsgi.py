@@ -83,35 +83,34 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
     anything about the request might play a role), so the result is plain ``*``.
     """
     lname = name.lower()
-    merged: list[str] = []
-    seen: set[str] = set()
-    first = -1
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == lname:
-            if first < 0:
-                first = index
+    found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]
+    # Fast paths, hot in a stack (Compress and CORS both add to Vary): no line yet, or one.
+    if not found or len(found) == 1:
+        seen: set[str] = set()
+        merged: list[str] = []
+        for value in (headers[found[0]][1], *values) if found else values:
             for token in _tokens(value):
-                if token.lower() not in seen:
-                    seen.add(token.lower())
+                lowered = token.lower()
+                if lowered not in seen:
+                    seen.add(lowered)
                     merged.append(token)
-    for value in values:
-        for token in _tokens(value):
-            if token.lower() not in seen:
-                seen.add(token.lower())
-                merged.append(token)
-    if not merged:
+        if not merged:
+            return
+        if lname == "vary" and "*" in seen:
+            merged = ["*"]
+        line = ", ".join(merged)
+        if not found:
+            headers.append((name, line))
+        elif line != headers[found[0]][1]:
+            headers[found[0]] = (headers[found[0]][0], line)
         return
-    if lname == "vary" and "*" in seen:
-        merged = ["*"]
-    line = (headers[first][0] if first >= 0 else name, ", ".join(merged))
-    if first >= 0:
-        headers[:] = [
-            line if i == first else item
-            for i, item in enumerate(headers)
-            if i == first or item[0].lower() != lname
-        ]
-    else:
-        headers.append(line)
+    first = found[0]
+    folded = ", ".join(headers[index][1] for index in found)
+    headers[:] = [
+        item for index, item in enumerate(headers) if index == first or index not in found
+    ]
+    headers[first] = (headers[first][0], folded)
+    merge_header_list(headers, name, *values)
 
 
 def add_vary(headers: Headers, *fields: str) -> None:
