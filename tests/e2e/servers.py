@@ -85,28 +85,10 @@ def serve(
 ) -> Iterator[str]:
     """Serve ``app`` ("module:attribute") on a real server; yields ``http://127.0.0.1:PORT``."""
     require(server)
-    port = free_port()
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, [environment.get("PYTHONPATH")])]
-    )
-    environment.update(env or {})
-    log = (cwd or ROOT) / f".server-{server}-{port}.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            _command(server, app, port, workers, threads),
-            cwd=cwd or ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_listening(port, process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-        with contextlib.suppress(OSError):
-            log.unlink()
+    with serve_command(
+        lambda port: _command(server, app, port, workers, threads), env=env, cwd=cwd
+    ) as base_url:
+        yield base_url
 
 
 def server_log(base_url: str) -> str:
