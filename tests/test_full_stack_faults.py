@@ -23,37 +23,12 @@ import pytest
 import middlewares.static
 from examples.full_stack import full_stack
 from tests.wsgi_helpers import Body, TrackedFile, drive
+from tests.wsgi_helpers import LogCapture as Capture
 
 FORMS = ["list", "generator", "write", "file_wrapper"]
 CHUNKS = [b"a" * 400, b"b" * 400, b"c" * 400]  # over Compress's min_size, so gzip applies
 ERROR_PAGE = b"an error page " * 40
 BIG = bytes(range(256)) * 1024  # 256 KiB: over StaticFiles' max_in_memory, read from disk
-
-
-class Capture(logging.Handler):
-    """Keeps every access record."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def one(self) -> logging.LogRecord:
-        assert len(self.records) == 1, [r.getMessage() for r in self.records]
-        return self.records[0]
-
-
-@pytest.fixture
-def log(request: pytest.FixtureRequest) -> Iterator[Capture]:
-    logger = logging.getLogger(f"tests.full_stack_faults.{request.node.name}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = Capture()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="module")
@@ -232,12 +207,8 @@ class _FailingBody(Body):
 
 
 def build(app: App, static_dir: Path, log: Capture, sample_rate: float = 0.0) -> Any:
-    logger = logging.getLogger(f"tests.full_stack_faults.{id(log)}")
-    logger.handlers = [log]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
     return full_stack(
-        app, static_dir=static_dir, mounts={"/api": app}, logger=logger, sample_rate=sample_rate
+        app, static_dir=static_dir, mounts={"/api": app}, logger=log.logger, sample_rate=sample_rate
     )
 
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from examples.full_stack import full_stack
-from tests.wsgi_helpers import drive
+from tests.wsgi_helpers import LogCapture, drive
 
 SECRET = b"SECRET-"  # every secret file's content starts with this; no public one contains it
 PUBLIC = {
@@ -43,15 +43,6 @@ APP_BODY = b"the default app answers " * 30
 API_BODY = b"the mounted api answers " * 30
 STATUS_BODIES = {b"", b"Not Found\n"}  # plain error pages carry their status line below
 FORMATS = ("combined", "json")
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _answer(body: bytes, name: str) -> Any:
@@ -83,7 +74,7 @@ def _site(base: Path) -> Path:
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = _site(tmp_path_factory.mktemp("hostile"))
-    capture = Capture()
+    capture = LogCapture(logging.getLogger("tests.full_stack_hostile"))
     built: dict[str, Any] = {"capture": capture, "root": root}
     for fmt in FORMATS:
         logger = logging.getLogger(f"tests.full_stack_hostile.{fmt}")
@@ -263,7 +254,7 @@ def _public_slice(body: bytes) -> bool:
 
 def run(stacks: dict[str, Any], fmt: str, environ: dict[str, Any]) -> int:
     """One request through the stack in log format ``fmt``; every property checked."""
-    capture: Capture = stacks["capture"]
+    capture: LogCapture = stacks["capture"]
     capture.records.clear()
     result = drive(stacks[fmt], environ=environ)  # an unhandled exception fails the test
     code = int(result.status[:3])

@@ -27,34 +27,11 @@ from middlewares.request_log import (
     request_id_var,
 )
 from tests.wsgi_helpers import Body, closes, drive, make_app
+from tests.wsgi_helpers import LogCapture as Capture
 
 FORMS = ["list", "generator", "write", "file_wrapper"]
 CHUNKS = [b"alpha ", b"beta ", b"gamma"]
 HEX_ID = re.compile(r"[0-9a-f]{32}")
-
-
-class Capture(logging.Handler):
-    """Keeps every record and its formatted line."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def log(request: pytest.FixtureRequest) -> Iterator[Capture]:
-    logger = logging.getLogger(f"test.request_log.{request.node.name}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = Capture()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)
@@ -77,10 +54,7 @@ def logged(app: Any, log: Capture, **options: Any) -> RequestLogger:
 
 
 def log_name(log: Capture) -> str:
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if isinstance(logger, logging.Logger) and log in logger.handlers:
-            return name
-    raise LookupError("capture handler not installed")
+    return log.logger.name
 
 
 FULL_ENVIRON = {
@@ -553,7 +527,7 @@ def test_app_logs_carry_the_request_id_during_call_iteration_and_close(log: Capt
     app_log = logging.getLogger(log_name(log) + ".app")
     app_log.propagate = False
     app_log.setLevel(logging.INFO)
-    mine = Capture()
+    mine = Capture(app_log)
     mine.addFilter(RequestIdFilter())
     mine.setFormatter(logging.Formatter("%(request_id)s %(message)s"))
     app_log.addHandler(mine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -155,3 +156,21 @@ def exc_info_now(exc: BaseException) -> Any:
         raise exc
     except BaseException:
         return sys.exc_info()
+
+
+class LogCapture(logging.Handler):
+    """Keeps every log record and its formatted line (the ``log`` fixture installs one)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self.logger = logger
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+    def one(self) -> logging.LogRecord:
+        assert len(self.records) == 1, [r.getMessage() for r in self.records]
+        return self.records[0]
