@@ -169,3 +169,16 @@ def check_ratio(label: str, value: float, goal: float) -> str:
     """A line that prints a ratio and whether it met the issue's goal (a figure, not a test)."""
     verdict = "meets" if value <= goal else "MISSES"
     return f"{label}: {value:.2f}x ({verdict} the goal of at most {goal:.2f}x)"
+
+
+def file_logger(name: str, path: str | os.PathLike[str]) -> Any:
+    """A logger of its own writing bare messages (access lines) to ``path``, not propagated."""
+    import logging
+
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    return logger

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 import os
 import random
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compress import varied_page
-from benchmarks.harness import hello_app
+from benchmarks.harness import file_logger, hello_app
 
 PAGE = varied_page(40_000, seed=11)
 SSE_EVENTS = 5
@@ -122,12 +121,7 @@ def _application() -> Any:
         return None
     from examples.full_stack import full_stack
 
-    logger = logging.getLogger("benchmarks.soak.access")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(Path(root) / f"access-{os.getpid()}.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
+    logger = file_logger("benchmarks.soak.access", Path(root) / f"access-{os.getpid()}.log")
     return full_stack(
         site,
         static_dir=Path(root) / "static",

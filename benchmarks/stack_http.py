@@ -13,7 +13,6 @@ BENCH_HTTP_ROUNDS, default 3).
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import statistics
@@ -21,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import hello_app
+from benchmarks.harness import file_logger, hello_app
 from benchmarks.static_http import CONNECTIONS, ROUNDS, SECONDS, _python_load, _wrk
 
 GOAL = 0.9
@@ -34,12 +33,7 @@ def _stack_app() -> Any:
         return None
     from examples.full_stack import full_stack
 
-    logger = logging.getLogger("benchmarks.stack_http.access")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(Path(root) / "access.log")
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
+    logger = file_logger("benchmarks.stack_http.access", Path(root) / "access.log")
     return full_stack(
         hello_app,
         static_dir=Path(root) / "static",
