@@ -48,6 +48,16 @@ DEFAULT_MIMETYPES: tuple[str, ...] = (
 
 _CODINGS = ("br", "gzip", "zstd")
 _STREAMING = ("flush", "batch", "off")
+_VARY = ("Vary", "Accept-Encoding")
+# Status codes whose response is never compressed: no content at all (1xx, 204), or content
+# that must stay the identity bytes (304 describes them, 206 carries a range of them).
+_NO_CONTENT = "no content"
+_IDENTITY = "identity"
+_STATUS_KINDS = {str(code): _NO_CONTENT for code in range(100, 200)} | {
+    "204": _NO_CONTENT,
+    "206": _IDENTITY,
+    "304": _IDENTITY,
+}
 _PAD_RANGE = 257  # 0-256 bytes: a brotli metadata block holds up to 256 in one length byte
 
 
@@ -199,15 +209,14 @@ class _Compressing(Responder):
     """One response through :class:`Compress`: decides in :meth:`start`, then compresses."""
 
     watch_end = False  # an untouched body goes to the server as the app returned it
-    __slots__ = ("_encoder", "_flush", "_mw", "_whole")
+    __slots__ = ("_flush", "_mw")
     _mw: Compress
-    _encoder: Encoder | None
-    _whole: bytes
+    # Defaults on the class: the usual response (not compressed) never writes them.
+    _encoder: Encoder | None = None
+    _whole: bytes = b""
     _flush: bool
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
-        self._encoder = None  # start() runs again if the app restarts with exc_info
-        self._whole = b""
         ctype = clen = cenc = crange = etag = vary = cache_control = None
         for name, value in headers:  # one pass, most frequent names first
             key = name.lower()
@@ -225,48 +234,63 @@ class _Compressing(Responder):
                 vary = value
             elif key == "cache-control":  # a list header may span lines (RFC 9110 5.3)
                 cache_control = value if cache_control is None else f"{cache_control},{value}"
+        if ctype is None:
+            return status
         mw = self._mw
+        compressible = mw._known.get(ctype)
+        if compressible is None:
+            compressible = mw.compressible(ctype)
+        if not compressible:
+            return status
+        kind = _STATUS_KINDS.get(status[:3])
         # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
-        if ctype is None or status[0] == "1" or status[:3] == "204" or not mw.compressible(ctype):
+        if kind is _NO_CONTENT:
             return status
         # The same URL may be compressed for another client, so caches must key on the header
         # (RFC 9110 section 12.5.5), also on 304 (section 15.4.5) and uncompressed responses.
         if vary is not None:
             add_vary(headers, "Accept-Encoding")
         else:
-            headers.append(("Vary", "Accept-Encoding"))
+            headers.append(_VARY)
         if (
-            status[:3] in ("304", "206")  # 206 and Content-Range: ranges of identity bytes
+            kind is not None  # 304, and 206 (ranges of the identity bytes)
             or crange is not None
             or (cenc is not None and cenc.strip())
             or (cache_control is not None and _no_transform(cache_control))
         ):
             return status
-        coding = choose_encoding(self.environ.get("HTTP_ACCEPT_ENCODING"), mw._encodings)
-        if coding is None:
-            return status
-        codec = mw._codecs[coding]
-        head = self.environ.get("REQUEST_METHOD") == "HEAD"
         whole: bytes | None = None
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             whole = body[0]  # the common case, without a copy
         elif isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
             whole = b"".join(body)
-        if head and not whole:
-            whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
-        if whole is not None:
+        length: int | None = None
+        # Too small to gain: decided before negotiating, so the usual small response costs least.
+        if whole:
             if len(whole) < mw._min:
                 return status
+            head = self.environ.get("REQUEST_METHOD") == "HEAD"
+        else:
+            head = self.environ.get("REQUEST_METHOD") == "HEAD"
+            if whole is not None and not head:
+                return status  # an empty body
+            whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
+            clen = clen.strip() if clen is not None else ""
+            length = int(clen) if clen.isdigit() else None
+            if length is not None and length < mw._min:
+                return status
+        coding = choose_encoding(self.environ.get("HTTP_ACCEPT_ENCODING"), mw._encodings)
+        if coding is None:
+            return status
+        codec = mw._codecs[coding]
+        if whole is not None:
+            self._encoder = None  # start() runs again if the app restarts with exc_info
             compressed = codec.whole(whole, mw._pad())
             if len(compressed) >= len(whole):
                 return status  # incompressible: the identity body is the smaller one
             set_header(headers, "Content-Length", str(len(compressed)))
             self._whole = b"" if head else compressed
         else:
-            clen = clen.strip() if clen is not None else ""
-            length = int(clen) if clen.isdigit() else None
-            if length is not None and length < mw._min:
-                return status
             event_stream = ctype.partition(";")[0].strip().lower() == "text/event-stream"
             if head:
                 if length is None or mw._streaming == "off":
