@@ -87,9 +87,14 @@ _TABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0), ord('"'),
 _TABLE_KEEP_BACKSLASH = {c: v for c, v in _TABLE.items() if c != ord("\\")}
 
 
+# Printable ASCII but '"' (0x22) and '\\' (0x5C).  One regex scan is faster than
+# str.isprintable(), which looks every character up in the Unicode tables.
+_CLEAN = re.compile(r"[ !#-\[\]-~]*").fullmatch
+
+
 def is_clean(value: str) -> bool:
     """True when ``value`` needs no escaping: printable ASCII without ``"`` or ``\\``."""
-    return value.isascii() and value.isprintable() and '"' not in value and "\\" not in value
+    return _CLEAN(value) is not None
 
 
 def _escape_rest(value: str) -> str:
@@ -140,7 +145,13 @@ def make_redactor(names: Iterable[str]) -> Callable[[str], str]:
     maybe = re.compile(rf"(?<![^&])(?:{alternatives}|[^&=]*%[^&=]*)=").search
 
     def redact(query: str) -> str:
-        if not maybe(query.lower()):
+        if "%" not in query:  # the names are as written: look them up directly
+            for part in query.split("&"):
+                if part.partition("=")[0].lower() in wanted:
+                    break
+            else:
+                return query
+        elif not maybe(query.lower()):
             return query
         parts = query.split("&")
         for index, part in enumerate(parts):

@@ -66,7 +66,12 @@ def remove_header(headers: Headers, name: str) -> None:
 
 def set_header(headers: Headers, name: str, value: str) -> None:
     """Replace every header called ``name`` by one ``name: value``, in place."""
-    remove_header(headers, name)
+    size = len(name)
+    lname = name.lower()
+    for key, _ in headers:  # usually absent: look before rebuilding the list
+        if len(key) == size and key.lower() == lname:
+            remove_header(headers, name)
+            break
     headers.append((name, value))
 
 
@@ -357,6 +362,18 @@ class Responder:
             raise
         self._body_close = getattr(body, "close", None)
         return _Body(self, body)
+
+    @staticmethod
+    def runs_no_app_code(body: object) -> bool:
+        """Whether ``body`` is a list or tuple, or what :meth:`run` returned around one.
+
+        Iterating and closing such a body (at any depth of middlewares) runs middleware hooks
+        only, never the application's code: a middleware that sets context for the
+        application's code can skip doing so.
+        """
+        while type(body) is _Body:
+            body = body._body
+        return isinstance(body, (list, tuple))
 
     def wrap_file(self, body: Iterable[bytes]) -> Iterable[bytes] | None:
         """Re-wrap a ``wsgi.file_wrapper`` body so the server still recognises it, or ``None``.

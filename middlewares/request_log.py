@@ -21,6 +21,7 @@ from middlewares._log_formats import (
     make_formatter,
     make_redactor,
 )
+from middlewares._log_records import RecordMaker
 from middlewares._wsgi import Headers, Responder, set_header
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class RequestLogger:
             raise TypeError("redact_query_params must be a collection of parameter names")
         self._redact = make_redactor(redact_query_params)
         self._clock = Clock()
+        self._records = RecordMaker(logger, level, __file__, FIELDS)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         responder = _Logged(environ, start_response)
@@ -167,19 +169,35 @@ class RequestLogger:
                 # 128 random bits from the random module, which reseeds itself in a forked
                 # child.  Ids are not secrets (a client may choose its own), so the
                 # os.urandom() syscall buys nothing here.
-                rid = f"{getrandbits(128):032x}"
+                rid = getrandbits(128).to_bytes(16, "big").hex()  # 32 hex digits
             environ[ENVIRON_KEY] = rid
         responder.request_id = rid
         return responder.run(responder.call_app)
 
     def _write(self, r: _Logged) -> None:
         """Build the fields of the ended response ``r`` and log its line."""
-        logger = self.logger
-        if not logger.isEnabledFor(self.level):
+        if not self.logger.isEnabledFor(self.level):
             return
-        environ = r.environ
         duration = (perf_counter_ns() - r.started_ns) / 1e6
-        timestamp, clf_time = self._clock.stamps(r.started)
+        get = r.environ.get
+        client = get("REMOTE_ADDR") or ""
+        user = get("REMOTE_USER") or ""
+        method = get("REQUEST_METHOD") or ""
+        path = get("SCRIPT_NAME", "") + get("PATH_INFO", "")
+        query = get("QUERY_STRING") or ""
+        scheme = get("wsgi.url_scheme") or ""
+        protocol = get("SERVER_PROTOCOL") or ""
+        referer = get("HTTP_REFERER") or ""
+        agent = get("HTTP_USER_AGENT") or ""
+        if query:
+            query = self._redact(query)
+        if "?" in referer:
+            base, _, rest = referer.partition("?")
+            referer = base + "?" + self._redact(rest)
+        # One test for the usual case, nothing to escape; else each field is escaped.
+        raw = (client, user, method, path, query, scheme, protocol, referer, agent)
+        if not is_clean("".join(raw)):
+            client, user, method, path, query, scheme, protocol, referer, agent = map(escape, raw)
         code = r.status[:3]
         status = int(code) if code.isdigit() else 0
         error_type = ""
@@ -192,53 +210,27 @@ class RequestLogger:
             outcome = "completed"
         else:
             outcome = "disconnected"
-        get = environ.get
-        referer = get("HTTP_REFERER", "")
-        if "?" in referer:
-            base, _, rest = referer.partition("?")
-            referer = base + "?" + self._redact(rest)
-        query = get("QUERY_STRING")
-        raw: tuple[str, ...] = (
-            get("REMOTE_ADDR") or "",
-            get("REMOTE_USER") or "",
-            get("REQUEST_METHOD") or "",
-            get("SCRIPT_NAME", "") + get("PATH_INFO", ""),
-            self._redact(query) if query else "",
-            get("wsgi.url_scheme") or "",
-            get("SERVER_PROTOCOL") or "",
-            referer,
-            get("HTTP_USER_AGENT", ""),
-        )
-        if not is_clean("".join(raw)):  # one test for the usual case: nothing to escape
-            raw = tuple(map(escape, raw))
-        client, user, method, path, query, scheme, protocol, referer, agent = raw
-        fields = {
-            "timestamp": timestamp,
-            "clf_time": clf_time,
-            "client_address": client,
-            "remote_user": user,
-            "method": method,
-            "path": path,
-            "query": query,
-            "scheme": scheme,
-            "protocol": protocol,
-            "status": status,
-            "size": r.bytes_sent,
-            "referer": referer,
-            "user_agent": agent,
-            "duration_ms": duration,
-            "request_id": r.request_id,
-            "outcome": outcome,
-            "error_type": error_type,
-        }
+        fields = self._records.blank()
+        fields["timestamp"], fields["clf_time"] = self._clock.stamps(r.started)
+        fields["client_address"] = client
+        fields["remote_user"] = user
+        fields["method"] = method
+        fields["path"] = path
+        fields["query"] = query
+        fields["scheme"] = scheme
+        fields["protocol"] = protocol
+        fields["status"] = status
+        fields["size"] = r.bytes_sent
+        fields["referer"] = referer
+        fields["user_agent"] = agent
+        fields["duration_ms"] = duration
+        fields["request_id"] = r.request_id
+        fields["outcome"] = outcome
+        fields["error_type"] = error_type
         # Logger.handle() instead of Logger.log(): the caller's frame would be the server's,
         # so findCaller's stack walk would cost time and tell nothing.  Filters, handlers and
-        # a custom record factory (via makeRecord) still apply.
-        record = logger.makeRecord(
-            logger.name, self.level, __file__, 0, self.format(fields), (), None
-        )
-        record.__dict__.update(fields)
-        logger.handle(record)
+        # a custom record factory or makeRecord still apply (see _log_records).
+        self.logger.handle(self._records.make(self.format(fields), fields))
 
 
 class _Logged(Responder):
@@ -258,11 +250,8 @@ class _Logged(Responder):
             body = self.owner.app(environ, start_response)
         finally:
             request_id_var.reset(token)
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(body, (list, tuple)) or (
-            isinstance(wrapper, type) and isinstance(body, wrapper)
-        ):
-            return body  # iterating these runs no application code
+        if type(body) is list or _runs_no_app_code(body, environ):
+            return body  # iterating it runs no application code
         return _InContext(body, self.request_id)
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
@@ -272,6 +261,18 @@ class _Logged(Responder):
 
     def end(self) -> None:
         self.owner._write(self)
+
+
+def _runs_no_app_code(body: Iterable[bytes], environ: WSGIEnvironment) -> bool:
+    """Whether iterating and closing ``body`` surely runs no code of the application's.
+
+    True for a tuple, the server's file wrapper, and a body of an inner middleware of ours
+    around such a body (e.g. CORS or Compress around a list): only middleware code runs then.
+    """
+    if Responder.runs_no_app_code(body):
+        return True
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and isinstance(body, wrapper)
 
 
 class _InContext:
@@ -284,24 +285,33 @@ class _InContext:
     inherit it unless it copies the context (``contextvars.copy_context().run``).
     """
 
-    __slots__ = ("_body", "_it", "_rid")
+    __slots__ = ("_body", "_rid")
 
     def __init__(self, body: Iterable[bytes], rid: str) -> None:
         self._body = body
-        self._it: Iterator[bytes] | None = None
         self._rid = rid
 
     def __iter__(self) -> Iterator[bytes]:
-        return self
+        return self._chunks(self._body, self._rid)
 
-    def __next__(self) -> bytes:
-        token = request_id_var.set(self._rid)
+    @staticmethod
+    def _chunks(body: Iterable[bytes], rid: str) -> Iterator[bytes]:
+        # A generator: resuming it costs less than a __next__ method call per chunk.
+        set_id, reset_id = request_id_var.set, request_id_var.reset
+        token = set_id(rid)
         try:
-            if self._it is None:
-                self._it = iter(self._body)
-            return next(self._it)
+            chunks = iter(body)
         finally:
-            request_id_var.reset(token)
+            reset_id(token)
+        while True:
+            token = set_id(rid)
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                reset_id(token)
+            yield chunk
 
     def close(self) -> None:
         close: Any = getattr(self._body, "close", None)

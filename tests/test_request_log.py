@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-from middlewares import request_log
+from middlewares import CORS, Compress, request_log
 from middlewares._log_formats import escape, escape_text, make_redactor
 from middlewares.request_log import (
     RequestIdFilter,
@@ -523,7 +523,11 @@ def test_an_outer_logger_id_is_reused(log: Capture) -> None:
 # --- the request id in the application's own logs --------------------------------------------
 
 
-def test_app_logs_carry_the_request_id_during_call_iteration_and_close(log: Capture) -> None:
+@pytest.mark.parametrize("inner", ["none", "cors", "compress"])
+def test_app_logs_carry_the_request_id_during_call_iteration_and_close(
+    inner: str, log: Capture
+) -> None:
+    """Also through inner middlewares whose own body wraps the app's generator."""
     app_log = logging.getLogger(log_name(log) + ".app")
     app_log.propagate = False
     app_log.setLevel(logging.INFO)
@@ -547,8 +551,14 @@ def test_app_logs_carry_the_request_id_during_call_iteration_and_close(log: Capt
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Closing()
 
+    wrapped: Any = app
+    if inner == "cors":
+        wrapped = CORS(app, allow_origins=["https://a.example"])
+    elif inner == "compress":  # a streamed text body: Compress filters every chunk
+        wrapped = Compress(app, min_size=1)
+    environ = {"HTTP_X_REQUEST_ID": "ctx-1", "HTTP_ACCEPT_ENCODING": "gzip"}
     try:
-        drive(logged(app, log, format="{request_id}"), environ={"HTTP_X_REQUEST_ID": "ctx-1"})
+        drive(logged(wrapped, log, format="{request_id}"), environ=environ)
         app_log.info("after")
     finally:
         app_log.removeHandler(mine)
@@ -561,6 +571,33 @@ def test_app_logs_carry_the_request_id_during_call_iteration_and_close(log: Capt
     ]
     assert current_request_id() is None
     assert request_id_var.get() is None
+
+
+def test_bodies_that_run_no_app_code_are_told_apart() -> None:
+    from middlewares._wsgi import Responder
+
+    def listed(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x" * 600]
+
+    def generated(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"x" * 600
+
+    environ = {"REQUEST_METHOD": "GET", "HTTP_ACCEPT_ENCODING": "gzip"}
+    around_list = Compress(listed)(dict(environ), lambda *a: None)
+    around_generator = Compress(generated)(dict(environ), lambda *a: None)
+    around_around = Compress(Compress(listed))(dict(environ), lambda *a: None)
+    try:
+        assert Responder.runs_no_app_code([b"x"])
+        assert Responder.runs_no_app_code((b"x",))
+        assert Responder.runs_no_app_code(around_list)
+        assert Responder.runs_no_app_code(around_around)
+        assert not Responder.runs_no_app_code(around_generator)
+        assert not Responder.runs_no_app_code(iter([b"x"]))
+    finally:
+        for body in (around_list, around_generator, around_around):
+            body.close()  # type: ignore[attr-defined]
 
 
 def test_filter_keeps_the_access_records_own_id_and_takes_options(log: Capture) -> None:
