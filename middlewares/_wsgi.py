@@ -88,7 +88,26 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
     anything about the request might play a role), so the result is plain ``*``.
     """
     lname = name.lower()
-    found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]
+    size = len(name)
+    found = [
+        index for index, (key, _) in enumerate(headers) if len(key) == size and key.lower() == lname
+    ]
+    if len(values) == 1 and len(found) == 1:
+        # The hottest case (CORS adding Origin to Compress's Vary): one plain token to a line
+        # of plain tokens.  Anything unusual (lists, blanks, "*") takes the general path.
+        token = values[0]
+        key, line = headers[found[0]]
+        if token and "," not in token and token.strip() == token != "*":
+            members = line.split(",")
+            lowered = [member.strip().lower() for member in members]
+            if "" not in lowered and "*" not in lowered and len(set(lowered)) == len(lowered):
+                merged = [member.strip() for member in members]
+                if token.lower() not in lowered:
+                    merged.append(token)
+                folded = ", ".join(merged)
+                if folded != line:
+                    headers[found[0]] = (key, folded)
+                return
     # Fast paths, hot in a stack (Compress and CORS both add to Vary): no line yet, or one.
     if not found or len(found) == 1:
         seen: set[str] = set()

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 from wsgiref.util import FileWrapper
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from webtest import TestApp
 
 from middlewares import Stack
@@ -92,6 +94,49 @@ def test_merge_header_list_star_is_only_special_for_vary() -> None:
     headers: Headers = [("Access-Control-Expose-Headers", "*")]
     merge_header_list(headers, "Access-Control-Expose-Headers", "X-Id")
     assert headers == [("Access-Control-Expose-Headers", "*, X-Id")]
+
+
+def _reference_merge(headers: Headers, name: str, *values: str) -> Headers:
+    """What merge_header_list must give: every line folded, tokens deduplicated in order."""
+    lines = [value for key, value in headers if key.lower() == name.lower()]
+    tokens: list[str] = []
+    seen: set[str] = set()
+    for value in [*lines, *values]:
+        for token in (part.strip() for part in value.split(",")):
+            if token and token.lower() not in seen:
+                seen.add(token.lower())
+                tokens.append(token)
+    if not tokens:
+        return list(headers)
+    if name.lower() == "vary" and "*" in seen:
+        tokens = ["*"]
+    first = next((i for i, (key, _) in enumerate(headers) if key.lower() == name.lower()), None)
+    if first is None:
+        return [*headers, (name, ", ".join(tokens))]
+    kept = [item for i, item in enumerate(headers) if i == first or item[0].lower() != name.lower()]
+    at = kept.index(headers[first])
+    kept[at] = (headers[first][0], ", ".join(tokens))
+    return kept
+
+
+_TOKENS = st.sampled_from(["Origin", "origin", "Accept-Encoding", "Cookie", "*", "", " X-Id "])
+
+
+@given(
+    lines=st.lists(st.lists(_TOKENS, max_size=4).map(lambda t: ",".join(t)), max_size=3),
+    spacing=st.sampled_from([",", ", ", " , "]),
+    add=st.lists(_TOKENS, min_size=1, max_size=2),
+)
+def test_merge_header_list_matches_the_reference(
+    lines: list[str], spacing: str, add: list[str]
+) -> None:
+    """Every path (the one-token fast path included) gives the folded, deduplicated list."""
+    headers: Headers = [("Content-Type", "text/plain")]
+    for line in lines:
+        headers.append(("Vary", line.replace(",", spacing)))
+    expected = _reference_merge(headers, "Vary", *add)
+    merge_header_list(headers, "Vary", *add)
+    assert headers == expected
 
 
 # --- Responder -------------------------------------------------------------------------------
