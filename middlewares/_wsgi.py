@@ -98,13 +98,16 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
         token = values[0]
         key, line = headers[found[0]]
         if token and "," not in token and token.strip() == token != "*":
-            members = line.split(",")
-            lowered = [member.strip().lower() for member in members]
-            if "" not in lowered and "*" not in lowered and len(set(lowered)) == len(lowered):
-                merged = [member.strip() for member in members]
-                if token.lower() not in lowered:
-                    merged.append(token)
-                folded = ", ".join(merged)
+            members = [member.strip() for member in line.split(",")]
+            folded_case = [member.lower() for member in members]
+            if (
+                "" not in folded_case
+                and "*" not in folded_case
+                and len(set(folded_case)) == len(folded_case)
+            ):
+                if token.lower() not in folded_case:
+                    members.append(token)
+                folded = ", ".join(members)
                 if folded != line:
                     headers[found[0]] = (key, folded)
                 return
