@@ -89,28 +89,28 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
     """
     lname = name.lower()
     size = len(name)
-    found = [
-        index for index, (key, _) in enumerate(headers) if len(key) == size and key.lower() == lname
-    ]
-    if len(values) == 1 and len(found) == 1:
-        # The hottest case (CORS adding Origin to Compress's Vary): one plain token to a line
-        # of plain tokens.  Anything unusual (lists, blanks, "*") takes the general path.
-        token = values[0]
-        key, line = headers[found[0]]
-        if token and "," not in token and token.strip() == token != "*":
-            members = [member.strip() for member in line.split(",")]
-            folded_case = [member.lower() for member in members]
-            if (
-                "" not in folded_case
-                and "*" not in folded_case
-                and len(set(folded_case)) == len(folded_case)
-            ):
-                if token.lower() not in folded_case:
-                    members.append(token)
-                folded = ", ".join(members)
-                if folded != line:
-                    headers[found[0]] = (key, folded)
+    first = -1
+    many = False
+    for index, (key, _) in enumerate(headers):  # a loop: a comprehension is a function call
+        if len(key) == size and key.lower() == lname:
+            if first >= 0:
+                many = True
+                break
+            first = index
+    if not many and len(values) == 1:
+        # The hottest cases (Compress's and CORS's Vary): one plain member, added to no line
+        # or to a line of one plain member.  Lists, blanks and "*" take the general path.
+        member = values[0]
+        if member and member != "*" and "," not in member and member.strip() == member:
+            if first < 0:
+                headers.append((name, member))
                 return
+            key, line = headers[first]
+            if line and line != "*" and "," not in line and line.strip() == line:
+                if line.lower() != member.lower():
+                    headers[first] = (key, f"{line}, {member}")
+                return
+    found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]
     # Fast paths, hot in a stack (Compress and CORS both add to Vary): no line yet, or one.
     if not found or len(found) == 1:
         seen: set[str] = set()
