@@ -133,6 +133,8 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
         return
     first = found[0]
     folded = ", ".join(headers[index][1] for index in found)
+    if not _tokens(", ".join((folded, *values))):
+        return  # lines of blanks only, and nothing to add: leave them be
     headers[:] = [
         item for index, item in enumerate(headers) if index == first or index not in found
     ]
