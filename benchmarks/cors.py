@@ -20,7 +20,8 @@ from middlewares.cors import CORS
 GOAL = 1.0
 
 
-def _varying_origin(base: Callable[[], Environ]) -> Callable[[], Environ]:
+def varying_origin(base: Callable[[], Environ]) -> Callable[[], Environ]:
+    """``base`` with a new Origin each request, so nothing can be cached per origin."""
     counter = itertools.count()
 
     def factory() -> Environ:
@@ -58,14 +59,14 @@ def main() -> None:
     candidates = {"bare hello app": hello_app, "wsgicors.CORS": theirs, "middlewares CORS": ours}
     simple = Workload(
         "cors: simple GET, allowed origin (new origin each request)",
-        _varying_origin(make_environ("/api/items")),
+        varying_origin(make_environ("/api/items")),
         candidates,
         baseline="bare hello app",
         anchor="wsgicors.CORS",
     )
     preflight = Workload(
         "cors: preflight PUT + X-Token (new origin each request)",
-        _varying_origin(
+        varying_origin(
             make_environ(
                 "/api/items",
                 method="OPTIONS",

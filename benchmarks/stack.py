@@ -22,19 +22,18 @@ in the harness).  :mod:`benchmarks.figures` runs the same workloads for the docs
 from __future__ import annotations
 
 import io
-import itertools
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks import compress as compress_bench
+from benchmarks import cors as cors_bench
 from benchmarks import dispatch as dispatch_bench
 from benchmarks import proxy_fix as proxy_fix_bench
 from benchmarks import request_log as request_log_bench
 from benchmarks import static as static_bench
-from benchmarks.harness import Environ, Workload, check_ratio, hello_app, make_environ
+from benchmarks.harness import Workload, check_ratio, hello_app, make_environ
 from examples.full_stack import full_stack
 from middlewares import stack
 
@@ -166,17 +165,6 @@ def cumulative(directory: Path) -> Workload:
     )
 
 
-def _varying_origin(base: Callable[[], Environ]) -> Callable[[], Environ]:
-    counter = itertools.count()
-
-    def factory() -> Environ:
-        env = base()
-        env["HTTP_ORIGIN"] = f"https://c{next(counter)}.example.com"
-        return env
-
-    return factory
-
-
 def per_middleware(directory: Path) -> list[Comparison]:
     """Each of our middlewares alone against its anchor alone, on the hello app (or a file)."""
     from paste.gzipper import middleware as paste_gzip
@@ -231,7 +219,7 @@ def per_middleware(directory: Path) -> list[Comparison]:
             "CORS",
             Workload(
                 "CORS vs wsgicors (simple GET, new allowed origin each request)",
-                _varying_origin(make_environ("/api/items")),
+                cors_bench.varying_origin(make_environ("/api/items")),
                 {
                     bare: hello_app,
                     "ours": CORS(

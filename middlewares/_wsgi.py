@@ -110,8 +110,11 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
                 if line.lower() != member.lower():
                     headers[first] = (key, f"{line}, {member}")
                 return
-    found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]
-    # Fast paths, hot in a stack (Compress and CORS both add to Vary): no line yet, or one.
+    if many:
+        found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]
+    else:
+        found = [first] if first >= 0 else []
+    # No line yet, or one: merge the members into it.
     if not found or len(found) == 1:
         seen: set[str] = set()
         merged: list[str] = []

@@ -237,10 +237,7 @@ class _Compressing(Responder):
         if ctype is None:
             return status
         mw = self._mw
-        compressible = mw._known.get(ctype)
-        if compressible is None:
-            compressible = mw.compressible(ctype)
-        if not compressible:
+        if not mw.compressible(ctype):
             return status
         kind = _STATUS_KINDS.get(status[:3])
         # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
