@@ -22,7 +22,7 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -31,10 +31,13 @@ __all__ = [
     "ExcInfo",
     "Headers",
     "Responder",
+    "Settler",
+    "WriteCallable",
     "add_vary",
     "choose_encoding",
     "get_header",
     "import_string",
+    "intercept",
     "merge_header_list",
     "remove_header",
     "set_header",
@@ -363,6 +366,10 @@ class Responder:
             self.error = exc
             self._end()
             raise
+        return self.adopt(body)
+
+    def adopt(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """Take over ``body``, just returned by the application: the iterable for the server."""
         try:
             if self._pending:
                 if self._exc_info is None and not self.filters_body:
@@ -442,6 +449,71 @@ class Responder:
             self.end()
 
 
+class Settler(Protocol):
+    """A middleware that :func:`intercept` runs: see there."""
+
+    def settle(self, status: str, headers: Headers, final: bool) -> Headers | None: ...
+
+    def responder(self, environ: WSGIEnvironment, start_response: StartResponse) -> Responder: ...
+
+
+def intercept(
+    owner: Settler,
+    app: WSGIApplication,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    """Run ``app`` for a middleware that can usually decide from the status and headers alone.
+
+    At the application's ``start_response``, ``owner.settle(status, headers, final)`` returns
+    the headers to pass on at once (a new list when it changes any: the application's list is
+    never changed in place), or ``None`` when the decision needs the body.  A settled response
+    goes to the server at once, and the server gets the application's own iterable back,
+    untouched: no deferral, nothing of ours per chunk, the server's file wrapper kept.
+
+    Otherwise ``owner.responder(environ, start_response)`` makes a :class:`Responder` that takes
+    the response over from that call, as if it had run the application itself (its
+    :meth:`~Responder.start` decides with the body at hand).  The same happens when the
+    application returns before calling ``start_response`` (a generator calls it when first
+    iterated).  ``final`` is true when a settled response was already passed on and the
+    application restarts with ``exc_info``: ``settle`` must return headers then, since the
+    application may still write through the server's own ``write``.  The PEP 3333 rules
+    :meth:`Responder.start_response` enforces hold here too.
+    """
+    taken: Responder | None = None
+    passed = False
+
+    def settling_start_response(
+        status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> WriteCallable:
+        nonlocal taken, passed
+        if taken is not None:
+            return taken.start_response(status, headers, exc_info)
+        if passed and (not exc_info or exc_info[0] is None):
+            raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")
+        now = owner.settle(status, headers, passed)
+        if now is None:
+            taken = owner.responder(environ, start_response)
+            return taken.start_response(status, headers, exc_info)
+        passed = True
+        if exc_info is None:
+            return start_response(status, now)
+        return start_response(status, now, exc_info)
+
+    try:
+        body = app(environ, settling_start_response)
+    except BaseException as exc:
+        if taken is not None:
+            taken.error = exc
+            taken._end()
+        raise
+    if taken is None:
+        if passed:
+            return body
+        taken = owner.responder(environ, start_response)
+    return taken.adopt(body)
+
+
 def _remaining(filelike: Any, content_length: str | None) -> int:
     """Bytes a file wrapper will send: from the file's position to its end, capped by the length."""
     try:
@@ -454,7 +526,7 @@ def _remaining(filelike: Any, content_length: str | None) -> int:
     except (AttributeError, OSError, ValueError):
         size = -1
     size = int(size)
-    if content_length and content_length.isdigit():
+    if content_length and content_length.isascii() and content_length.isdigit():
         return int(content_length) if size < 0 else min(size, int(content_length))
     return max(size, 0)
 

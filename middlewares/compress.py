@@ -12,6 +12,8 @@ from middlewares._wsgi import (
     Responder,
     add_vary,
     choose_encoding,
+    get_header,
+    intercept,
     remove_header,
     set_header,
 )
@@ -58,6 +60,8 @@ _STATUS_KINDS = {str(code): _NO_CONTENT for code in range(100, 200)} | {
     "206": _IDENTITY,
     "304": _IDENTITY,
 }
+_PLAIN = "plain"
+_KIND_OF_STATUS: dict[str, str] = {}
 _PAD_RANGE = 257  # 0-256 bytes: a brotli metadata block holds up to 256 in one length byte
 
 
@@ -168,13 +172,79 @@ class Compress:
         self._exact, self._majors, self._suffixed = _media_patterns(mimetypes)
         self._known: dict[str, bool] = {}  # Content-Type value -> compressible (a memo)
         self._min = max(self.min_size, 1)  # an empty body never gains from compression
+        self._min_digits = len(str(self._min))
         self._streaming = streaming
         self._padding = breach_padding
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return intercept(self, self.app, environ, start_response)
+
+    def settle(self, status: str, headers: Headers, final: bool) -> Headers | None:
+        """The headers to send at once when the status and headers settle that nothing is
+        compressed (:func:`~middlewares._wsgi.intercept`), else ``None``: the body decides.
+
+        Settled without the body: a type not to compress or a status without content (sent
+        as they are); a 304 or 206, a ``Content-Range``, a ``Content-Encoding``,
+        ``Cache-Control: no-transform`` or a ``Content-Length`` below ``min_size`` (sent with
+        ``Vary: Accept-Encoding``).  With ``final``, the rest is sent uncompressed too.
+        """
+        ctype = clen = cache_control = None
+        vary = keep = False
+        for name, value in headers:  # one pass, most frequent names first
+            key = name.lower()
+            if key == "content-type":
+                ctype = value
+            elif key == "content-length":
+                clen = value
+            elif key == "content-encoding":
+                keep = keep or bool(value.strip())
+            elif key == "content-range":
+                keep = True
+            elif key == "vary":
+                vary = True
+            elif key == "cache-control":  # a list header may span lines (RFC 9110 5.3)
+                cache_control = value if cache_control is None else f"{cache_control},{value}"
+        if ctype is None:
+            return headers
+        known = self._known.get(ctype)
+        if not (self.compressible(ctype) if known is None else known):
+            return headers
+        kind = _KIND_OF_STATUS.get(status)
+        if kind is None:
+            kind = _status_kind(status)
+        # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
+        if kind is _NO_CONTENT:
+            return headers
+        if not (
+            final
+            or kind is not _PLAIN  # 304, and 206 (ranges of the identity bytes)
+            or keep
+            or (clen is not None and self._below_min(clen))
+            or (cache_control is not None and _no_transform(cache_control))
+        ):
+            return None
+        # The same URL may be compressed for another client, so caches must key on the header
+        # (RFC 9110 section 12.5.5), also on 304 (section 15.4.5) and uncompressed responses.
+        headers = list(headers)
+        if vary:
+            add_vary(headers, "Accept-Encoding")
+        else:
+            headers.append(_VARY)
+        return headers
+
+    def _below_min(self, content_length: str) -> bool:
+        """Whether a ``Content-Length`` value is a length below :attr:`min_size`."""
+        if content_length.isdigit() and content_length.isascii():
+            # Fewer digits than min_size has is smaller, without int() (leading zeros: int()).
+            return len(content_length) < self._min_digits or int(content_length) < self._min
+        length = _length(content_length)  # padded with whitespace, or not a length
+        return length is not None and length < self._min
+
+    def responder(self, environ: WSGIEnvironment, start_response: StartResponse) -> Responder:
+        """The responder of a response whose body decides (see :meth:`settle`)."""
         responder = _Compressing(environ, start_response)
         responder._mw = self  # the rest of its state is set by start(), which runs first
-        return responder.run(self.app)
+        return responder
 
     def compressible(self, content_type: str) -> bool:
         """Whether a response of ``content_type`` (parameters allowed) is one to compress."""
@@ -197,6 +267,25 @@ class Compress:
         return secrets.randbelow(_PAD_RANGE) if self._padding else None
 
 
+def _length(content_length: str | None) -> int | None:
+    """The length a ``Content-Length`` value gives, ``None`` when absent or not a length."""
+    if content_length is None:
+        return None
+    if not (content_length.isascii() and content_length.isdigit()):
+        content_length = content_length.strip()  # isdigit() alone takes "²", which int() refuses
+        if not (content_length.isascii() and content_length.isdigit()):
+            return None
+    return int(content_length)
+
+
+def _status_kind(status: str) -> str:
+    """The kind of ``status``, memoised by the whole status line (whose hash a literal keeps)."""
+    kind = _STATUS_KINDS.get(status[:3], _PLAIN)
+    if len(_KIND_OF_STATUS) < 256:  # apps send a handful of distinct lines; stay bounded
+        _KIND_OF_STATUS[status] = kind
+    return kind
+
+
 def _no_transform(cache_control: str) -> bool:
     # RFC 9111 section 5.2.1.6 / 5.2.2.6: an intermediary must not change the content coding.
     return any(
@@ -217,65 +306,26 @@ class _Compressing(Responder):
     _flush: bool
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
-        ctype = clen = cenc = crange = etag = vary = cache_control = None
-        for name, value in headers:  # one pass, most frequent names first
-            key = name.lower()
-            if key == "content-type":
-                ctype = value
-            elif key == "content-length":
-                clen = value
-            elif key == "content-encoding":
-                cenc = value
-            elif key == "content-range":
-                crange = value
-            elif key == "etag":
-                etag = value.strip()
-            elif key == "vary":
-                vary = value
-            elif key == "cache-control":  # a list header may span lines (RFC 9110 5.3)
-                cache_control = value if cache_control is None else f"{cache_control},{value}"
-        if ctype is None:
-            return status
         mw = self._mw
-        if not mw.compressible(ctype):
+        settled = mw.settle(status, headers, False)
+        if settled is not None:  # a restart with exc_info: the headers may settle it now
+            headers[:] = settled
             return status
-        kind = _STATUS_KINDS.get(status[:3])
-        # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
-        if kind is _NO_CONTENT:
-            return status
-        # The same URL may be compressed for another client, so caches must key on the header
-        # (RFC 9110 section 12.5.5), also on 304 (section 15.4.5) and uncompressed responses.
-        if vary is not None:
-            add_vary(headers, "Accept-Encoding")
-        else:
-            headers.append(_VARY)
-        if (
-            kind is not None  # 304, and 206 (ranges of the identity bytes)
-            or crange is not None
-            or (cenc is not None and cenc.strip())
-            or (cache_control is not None and _no_transform(cache_control))
-        ):
-            return status
+        # Compressible (settle() said so), and maybe compressed: caches must key on it.
+        add_vary(headers, "Accept-Encoding")
         whole: bytes | None = None
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             whole = body[0]  # the common case, without a copy
         elif isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
             whole = b"".join(body)
-        length: int | None = None
-        # Too small to gain: decided before negotiating, so the usual small response costs least.
+        head = self.environ.get("REQUEST_METHOD") == "HEAD"
         if whole:
             if len(whole) < mw._min:
                 return status
-            head = self.environ.get("REQUEST_METHOD") == "HEAD"
+        elif whole is not None and not head:
+            return status  # an empty body
         else:
-            head = self.environ.get("REQUEST_METHOD") == "HEAD"
-            if whole is not None and not head:
-                return status  # an empty body
             whole = None  # HEAD without its body (RFC 9110 section 9.3.2): length unknown
-            clen = clen.strip() if clen is not None else ""
-            length = int(clen) if clen.isdigit() else None
-            if length is not None and length < mw._min:
-                return status
         coding = choose_encoding(self.environ.get("HTTP_ACCEPT_ENCODING"), mw._encodings)
         if coding is None:
             return status
@@ -288,9 +338,10 @@ class _Compressing(Responder):
             set_header(headers, "Content-Length", str(len(compressed)))
             self._whole = b"" if head else compressed
         else:
+            ctype = get_header(headers, "Content-Type") or ""
             event_stream = ctype.partition(";")[0].strip().lower() == "text/event-stream"
             if head:
-                if length is None or mw._streaming == "off":
+                if _length(get_header(headers, "Content-Length")) is None or mw._streaming == "off":
                     return status  # a GET might or might not compress: claim nothing
             elif mw._streaming == "off":
                 return status
@@ -302,6 +353,7 @@ class _Compressing(Responder):
         set_header(headers, "Content-Encoding", coding)
         # A compressed representation is not byte-identical (RFC 9110 section 8.8.1), and
         # byte ranges of it are not offered.
+        etag = (get_header(headers, "ETag") or "").strip()
         if etag and not etag.startswith("W/"):
             set_header(headers, "ETag", "W/" + etag)
         remove_header(headers, "Accept-Ranges")

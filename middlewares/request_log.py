@@ -199,7 +199,7 @@ class RequestLogger:
         if not is_clean("".join(raw)):
             client, user, method, path, query, scheme, protocol, referer, agent = map(escape, raw)
         code = r.status[:3]
-        status = int(code) if code.isdigit() else 0
+        status = int(code) if code.isascii() and code.isdigit() else 0  # isdigit() takes "²"
         error_type = ""
         if r.error is not None:
             outcome = "error"

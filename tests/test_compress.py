@@ -180,6 +180,66 @@ def test_streamed_body_with_small_content_length_left_alone() -> None:
     assert closes(record) == 1
 
 
+@pytest.mark.parametrize("form", ["list", "write", "file_wrapper"])
+def test_settled_by_headers_the_server_gets_the_apps_own_body(form: str) -> None:
+    # A known length below min_size (or a type not to compress) settles it when the app calls
+    # start_response: the response goes on at once and the body is the app's, untouched.
+    app, record = make_app(form, [b"tiny"], headers=[*HTML, ("Content-Length", "4")])
+    seen: list[Any] = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "HTTP_ACCEPT_ENCODING": "gzip",
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    body = Compress(app)(environ, lambda s, h, e=None: seen.append(h) or (lambda data: None))
+    assert body is record["body"]
+    assert ("Vary", "Accept-Encoding") in seen[0]
+    result = drive(Compress(app), environ=env("gzip"), validate=form != "file_wrapper")
+    assert result.body == b"tiny"
+    assert header(result, "Vary") == "Accept-Encoding"
+    assert header(result, "Content-Encoding") is None
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1\u00b9", " 12 ", "", "-4", "0x10"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("form", ["list", "generator"])
+def test_content_length_that_is_not_a_length_never_crashes(
+    length: str, method: str, form: str
+) -> None:
+    # "²".isdigit() is true but int("²") raises: an app's odd header must not become a 500.
+    app = Compress(make_app(form, [PAGE], headers=[*HTML, ("Content-Length", length)])[0])
+    result = drive(app, environ=env("gzip", method=method), validate=False)
+    assert result.status == "200 OK"
+    if length.strip().isdigit() and length.strip().isascii():  # " 12 ": a length below min_size
+        assert header(result, "Content-Encoding") is None
+    elif method == "GET":  # not a length: the body decides, and the page is worth it
+        assert header(result, "Content-Encoding") == "gzip"
+        assert decode("gzip", result.body) == PAGE
+    else:  # HEAD of a body with no real length: a GET might not compress, claim nothing
+        assert header(result, "Content-Encoding") is None
+
+
+def test_restart_after_a_settled_start_is_sent_uncompressed() -> None:
+    # The first response went to the server at once (an image); the app restarts with an HTML
+    # error page before any body.  The app may still hold the server's own write(), so the
+    # error page is not compressed; it still says that the URL varies.
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        try:
+            raise RuntimeError("failed before the body")
+        except RuntimeError:
+            import sys
+
+            start_response("500 Internal Server Error", HTML, sys.exc_info())
+        return [PAGE]
+
+    result = drive(Compress(app), environ=env("gzip"))
+    assert result.status.startswith("500")
+    assert header(result, "Content-Encoding") is None
+    assert header(result, "Vary") == "Accept-Encoding"
+    assert result.body == PAGE
+
+
 def test_min_size_zero_compresses_small_bodies() -> None:
     result = drive(Compress(static([b"a" * 100], HTML), min_size=0), environ=env("gzip"))
     assert header(result, "Content-Encoding") == "gzip"

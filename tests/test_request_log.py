@@ -280,6 +280,17 @@ def test_exception_mid_body_keeps_the_status_that_was_sent(log: Capture) -> None
     assert body.closed == 1
 
 
+@pytest.mark.parametrize("status", ["\u00b200 OK", "2\u00b90 OK", "abc Weird"])
+def test_a_status_without_a_code_is_logged_as_0(log: Capture, status: str) -> None:
+    # "²00".isdigit() is true but int() refuses it: an app's bad status line (which the PEP 3333
+    # validator would refuse, hence validate=False) must not make the log write raise.
+    app, record = make_app("list", [b"abc"], status=status)
+    result = drive(logged(app, log, format="{status} {size} {outcome}"), validate=False)
+    assert result.body == b"abc"
+    assert log.lines == ["0 3 completed"]
+    assert closes(record) == 1
+
+
 def test_exception_in_close_is_logged_and_raised(log: Capture) -> None:
     body = Body(CHUNKS, close_raises=True)
 

@@ -19,6 +19,7 @@ from middlewares._wsgi import (
     choose_encoding,
     get_header,
     import_string,
+    intercept,
     merge_header_list,
     remove_header,
     set_header,
@@ -576,3 +577,147 @@ def test_import_string_errors_are_value_errors_naming_the_spec(spec: str, messag
     with pytest.raises(ValueError, match=message) as info:
         import_string(spec)
     assert repr(spec) in str(info.value) or "expected" in str(info.value)
+
+
+# --- intercept: settled from the headers, or taken over by a Responder -------------------------
+
+
+class Tagger:
+    """A Settler: tags the headers at once, unless the app asks for the body to decide."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.finals: list[bool] = []
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return intercept(self, self.app, environ, start_response)
+
+    def settle(self, status: str, headers: Headers, final: bool) -> Headers | None:
+        self.finals.append(final)
+        if not final and get_header(headers, "X-Defer"):
+            return None
+        return [*headers, ("X-Settled", "yes")]
+
+    def responder(self, environ: Any, start_response: Any) -> Responder:
+        return Upper(environ, start_response)
+
+
+@pytest.mark.parametrize("form", ["list", "write", "file_wrapper"])
+def test_intercept_settled_passes_the_apps_own_body(form: str) -> None:
+    shared = [("Content-Type", "text/plain")]
+    app, record = make_app(form, CHUNKS, headers=shared)
+    tagger = Tagger(app)
+    result = drive(tagger, validate=form != "file_wrapper")
+    assert ("X-Settled", "yes") in result.headers
+    assert get_header(result.headers, "X-Upper") is None
+    assert result.body == b"alpha beta gamma"
+    assert closes(record) == 1
+    # Unvalidated, the server gets the very object the app returned.
+    environ = {"wsgi.file_wrapper": FileWrapper}
+    assert tagger(environ, lambda s, h, e=None: lambda data: None) is record["body"]
+    assert Upper.ended == 0  # no responder was made
+    assert shared == [("Content-Type", "text/plain")]  # the app's list is not changed
+    assert tagger.finals == [False, False]
+
+
+def test_intercept_settled_file_wrapper_is_the_servers_own() -> None:
+    app, record = make_app("file_wrapper", CHUNKS)
+    result = drive(Tagger(app), validate=False)
+    assert result.server_body is record["body"]  # sendfile still applies
+    assert record["file"].close_calls == 1
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_intercept_deferred_is_taken_over_by_the_responder(form: str) -> None:
+    app, record = make_app(form, CHUNKS, headers=[("Content-Type", "text/plain"), ("X-Defer", "1")])
+    result = drive(Tagger(app))
+    assert ("X-Upper", "yes") in result.headers
+    assert get_header(result.headers, "X-Settled") is None
+    assert result.body == b"ALPHA BETA GAMMA!"
+    assert closes(record) == 1
+    assert Upper.ended == 1
+
+
+def test_intercept_generator_starting_late_is_taken_over() -> None:
+    # start_response runs at the first next(), after intercept returned: a responder must be
+    # in place by then, or the response would never be started.
+    app, record = make_app("generator", CHUNKS)
+    tagger = Tagger(app)
+    result = drive(tagger)
+    assert ("X-Upper", "yes") in result.headers
+    assert result.body == b"ALPHA BETA GAMMA!"
+    assert closes(record) == 1
+    assert Upper.ended == 1
+    assert tagger.finals == []  # the responder's own start_response saw it
+
+
+def test_intercept_second_start_response_without_exc_info_is_an_error() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+        return []
+
+    with pytest.raises(RuntimeError, match="second time"):
+        Tagger(app)({}, lambda s, h, e=None: None)
+
+
+def test_intercept_restart_after_settled_goes_to_the_server_final() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain"), ("X-Defer", "1")],
+            exc_info_now(ValueError("late")),
+        )
+        return Body([b"error page"])
+
+    tagger = Tagger(app)
+    result = drive(tagger)
+    assert result.status == "500 Internal Server Error"
+    assert ("X-Settled", "yes") in result.headers  # final: settled, never deferred
+    assert result.body == b"error page"
+    assert tagger.finals == [False, True]
+
+
+def test_intercept_restart_after_bytes_went_out_reraises_in_the_app() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])(b"partial")
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain")],
+            exc_info_now(ValueError("after")),
+        )
+        return []  # pragma: no cover - start_response raised
+
+    with pytest.raises(ValueError, match="after"):
+        drive(Tagger(app))
+
+
+def test_intercept_app_raising_after_deferral_ends_the_responder_once() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Defer", "1")])
+        raise KeyError("in the app")
+
+    with pytest.raises(KeyError):
+        drive(Tagger(app))
+    assert Upper.ended == 1
+
+
+def test_intercept_app_raising_before_start_response_propagates() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        raise KeyError("in the app")
+
+    with pytest.raises(KeyError):
+        drive(Tagger(app))
+    assert Upper.ended == 0
+
+
+def test_file_wrapper_with_a_content_length_that_is_not_a_length() -> None:
+    # "²".isdigit() is true but int() refuses it: the size comes from the file instead.
+    app, record = make_app(
+        "file_wrapper", CHUNKS, headers=[("Content-Type", "text/plain"), ("Content-Length", "²")]
+    )
+    result = drive(middleware(Observer)(app), validate=False)
+    assert result.body == b"alpha beta gamma"
+    assert record["file"].close_calls == 1
+    assert Observer.log == [("200 OK", 16, True, None)]
