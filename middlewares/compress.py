@@ -61,7 +61,6 @@ _STATUS_KINDS = {str(code): _NO_CONTENT for code in range(100, 200)} | {
     "304": _IDENTITY,
 }
 _PLAIN = "plain"
-_KIND_OF_STATUS: dict[str, str] = {}
 _PAD_RANGE = 257  # 0-256 bytes: a brotli metadata block holds up to 256 in one length byte
 
 
@@ -171,6 +170,7 @@ class Compress:
         self._encodings = names
         self._exact, self._majors, self._suffixed = _media_patterns(mimetypes)
         self._known: dict[str, bool] = {}  # Content-Type value -> compressible (a memo)
+        self._kinds: dict[str, str] = {}  # status line -> its kind in _STATUS_KINDS (a memo)
         self._min = max(self.min_size, 1)  # an empty body never gains from compression
         self._min_digits = len(str(self._min))
         self._streaming = streaming
@@ -209,9 +209,9 @@ class Compress:
         known = self._known.get(ctype)
         if not (self.compressible(ctype) if known is None else known):
             return headers
-        kind = _KIND_OF_STATUS.get(status)
+        kind = self._kinds.get(status)
         if kind is None:
-            kind = _status_kind(status)
+            kind = self._status_kind(status)
         # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
         if kind is _NO_CONTENT:
             return headers
@@ -231,6 +231,13 @@ class Compress:
         else:
             headers.append(_VARY)
         return headers
+
+    def _status_kind(self, status: str) -> str:
+        """The kind of ``status``, memoised by the status line (whose hash a literal keeps)."""
+        kind = _STATUS_KINDS.get(status[:3], _PLAIN)
+        if len(self._kinds) < 256:  # apps send a handful of distinct lines; stay bounded
+            self._kinds[status] = kind
+        return kind
 
     def _below_min(self, content_length: str) -> bool:
         """Whether a ``Content-Length`` value is a length below :attr:`min_size`."""
@@ -276,14 +283,6 @@ def _length(content_length: str | None) -> int | None:
         if not (content_length.isascii() and content_length.isdigit()):
             return None
     return int(content_length)
-
-
-def _status_kind(status: str) -> str:
-    """The kind of ``status``, memoised by the whole status line (whose hash a literal keeps)."""
-    kind = _STATUS_KINDS.get(status[:3], _PLAIN)
-    if len(_KIND_OF_STATUS) < 256:  # apps send a handful of distinct lines; stay bounded
-        _KIND_OF_STATUS[status] = kind
-    return kind
 
 
 def _no_transform(cache_control: str) -> bool:
