@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pstats
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +16,21 @@ from tests.e2e.profiler_apps import TOKEN
 from tests.e2e.servers import serve, server_log
 
 pytestmark = pytest.mark.e2e
+
+
+def _wait_until_stable(
+    directory: Path, pattern: str, quiet: float = 0.3, limit: float = 10.0
+) -> None:
+    """Return once no file matching ``pattern`` has appeared in ``directory`` for ``quiet`` s."""
+    deadline = time.monotonic() + limit
+    seen = len(list(directory.glob(pattern)))
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = len(list(directory.glob(pattern)))
+        if now == seen:
+            return
+        seen = now
+
 
 REQUESTS = 40
 
@@ -33,6 +49,9 @@ def test_concurrent_profiled_requests_never_fail(server: str, tmp_path: Path) ->
         assert [r.status_code for r in responses] == [200] * REQUESTS
         for response in responses:
             assert len(json.loads(response.content)["pages"]) == 3
+        # A profile is written when its response ends, which is after the client has read
+        # the body: wait for the last workers to write theirs before asking for the listing.
+        _wait_until_stable(tmp_path, "*.html")
         listing = requests.get(
             base_url + "/_profiler/", headers={"X-Profiler-Token": TOKEN}, timeout=10
         )
