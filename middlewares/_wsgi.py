@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ExcInfo",
     "Headers",
+    "Observer",
     "Responder",
     "Settler",
+    "Watched",
     "WriteCallable",
     "add_vary",
     "choose_encoding",
@@ -405,9 +407,14 @@ class Responder:
         only, never the application's code: a middleware that sets context for the
         application's code can skip doing so.
         """
-        while type(body) is _Body:
-            body = body._body
-        return isinstance(body, (list, tuple))
+        while True:
+            kind = type(body)
+            if kind is _Body or kind is Watched:
+                body = body._body  # type: ignore[attr-defined]
+            elif kind is _Listed:
+                return True
+            else:
+                return isinstance(body, (list, tuple))
 
     def wrap_file(self, body: Iterable[bytes]) -> Iterable[bytes] | None:
         """Re-wrap a ``wsgi.file_wrapper`` body so the server still recognises it, or ``None``.
@@ -447,6 +454,141 @@ class Responder:
         if not self._ended:
             self._ended = True
             self.end()
+
+
+class Observer(Responder):
+    """A responder for a middleware that watches responses and never changes a body (a logger).
+
+    It defers nothing: the application's ``start_response`` goes to the server at once, after
+    :meth:`~Responder.start` (called with ``body=None``) has seen the status and a copy of the
+    headers, which it may change in place; ``write()`` is the server's own, counted.  Then
+    :meth:`watch` hands the server the thinnest iterable that still tells :attr:`bytes_sent`,
+    :attr:`completed` and :attr:`error` by the time :meth:`~Responder.end` runs (exactly once):
+
+    * a list or tuple goes as the list's own iterator (no code of ours per chunk); at
+      ``close()`` the iterator's length hint tells how many chunks the server took;
+    * the server's file wrapper is re-wrapped as in :meth:`~Responder.wrap_file` (sendfile kept);
+    * any other body goes through :meth:`stream`: a generator counting the chunks as they pass.
+
+    :meth:`~Responder.filter` and :meth:`~Responder.finish` are not used.
+    """
+
+    def __init__(self, environ: WSGIEnvironment, start_response: StartResponse) -> None:
+        self.environ = environ
+        self._server_start = start_response
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> WriteCallable:
+        """Pass the response on at once, as the :meth:`~Responder.start` hook leaves it."""
+        if self._server_write is not None and (not exc_info or exc_info[0] is None):
+            raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")
+        headers = list(headers)  # the hook may change it: never the application's list
+        status = self.start(status, headers, None)
+        if exc_info is None:
+            self._server_write = self._server_start(status, headers)
+        else:
+            # The server re-raises when the first headers went out already; then the client
+            # got the first response, and that is what end() must see.
+            self._server_write = self._server_start(status, headers, exc_info)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy ``write()`` callable: the server's, counting the bytes."""
+        if self._server_write is None:
+            raise RuntimeError("write() called before start_response (PEP 3333)")
+        self._server_write(data)
+        self.bytes_sent += len(data)
+
+    def run(self, app: WSGIApplication) -> Iterable[bytes]:
+        """Call ``app`` and return the iterable to hand to the server (see :meth:`watch`)."""
+        try:
+            body = app(self.environ, self.start_response)
+        except BaseException as exc:
+            self.error = exc
+            self._end()
+            raise
+        return self.watch(body)
+
+    def watch(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """The iterable for the server: ``body``, just returned by the application, watched."""
+        kind = type(body)
+        if kind is list or kind is tuple:
+            return _Listed(self, body)  # type: ignore[arg-type]
+        self._body_close = getattr(body, "close", None)
+        if self._server_write is not None:
+            wrapped = self.wrap_file(body)
+            if wrapped is not None:
+                return wrapped
+        return self.stream(body)
+
+    def stream(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """The iterable for any other body; override to run each step in a context of yours.
+
+        A subclass of :class:`Watched` that overrides ``__iter__`` keeps the rest: its
+        iterator must count each chunk in :attr:`bytes_sent` as it passes, set
+        :attr:`completed` when the body runs out and :attr:`error` when it raises.
+        """
+        return Watched(self, body)
+
+
+class _Listed:
+    """A list body for the server: the list's own iterator; at close, what the server took."""
+
+    __slots__ = ("_body", "_it", "_r")
+
+    def __init__(self, r: Observer, body: list[bytes] | tuple[bytes, ...]) -> None:
+        self._r = r
+        self._body = body
+        self._it: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        it = self._it = iter(self._body)
+        return it
+
+    def close(self) -> None:
+        r = self._r
+        if r._ended:
+            return
+        body, it = self._body, self._it
+        if it is not None:
+            left: int = it.__length_hint__()  # type: ignore[attr-defined]
+            r.bytes_sent += sum(map(len, body[: len(body) - left] if left else body))
+            r.completed = not left
+        r._end()
+
+
+class Watched:
+    """Any other body for the server (see :meth:`Observer.stream`): counted, closed once."""
+
+    __slots__ = ("_body", "_r")
+
+    def __init__(self, r: Observer, body: Iterable[bytes]) -> None:
+        self._r = r
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks(self._r, self._body)
+
+    @staticmethod
+    def _chunks(r: Observer, body: Iterable[bytes]) -> Iterator[bytes]:
+        # A generator: resuming it costs less than a __next__ method call per chunk.
+        try:
+            for chunk in body:
+                r.bytes_sent += len(chunk)
+                yield chunk
+        except GeneratorExit:  # the server stopped iterating (client gone): not an error
+            raise
+        except BaseException as exc:
+            r.error = exc
+            raise
+        r.completed = True
+
+    def close(self) -> None:
+        if not self._r._ended:
+            self._r._close_body()
 
 
 class Settler(Protocol):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from random import getrandbits
 from time import perf_counter_ns
 from time import time as wall_time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from middlewares._log_formats import (
     FIELDS,
@@ -22,7 +23,7 @@ from middlewares._log_formats import (
     make_redactor,
 )
 from middlewares._log_records import RecordMaker
-from middlewares._wsgi import Headers, Responder, set_header
+from middlewares._wsgi import Headers, Observer, Responder, Watched, set_header
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -157,10 +158,8 @@ class RequestLogger:
         self._records = RecordMaker(logger, level, __file__, FIELDS)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        responder = _Logged(environ, start_response)
-        responder.owner = self
-        responder.started = wall_time()
-        responder.started_ns = perf_counter_ns()
+        started = wall_time()
+        started_ns = perf_counter_ns()
         # An outer RequestLogger (or a Dispatcher mounting logged apps) already chose the id.
         rid = environ.get(ENVIRON_KEY)
         if rid is None:
@@ -171,8 +170,17 @@ class RequestLogger:
                 # os.urandom() syscall buys nothing here.
                 rid = getrandbits(128).to_bytes(16, "big").hex()  # 32 hex digits
             environ[ENVIRON_KEY] = rid
-        responder.request_id = rid
-        return responder.run(responder.call_app)
+        r = _Logged(self, environ, start_response, rid, started, started_ns)
+        token = request_id_var.set(rid)
+        try:
+            body = self.app(environ, r.start_response)
+        except BaseException as exc:
+            r.error = exc
+            r._end()
+            raise
+        finally:
+            request_id_var.reset(token)
+        return r.watch(body)
 
     def _write(self, r: _Logged) -> None:
         """Build the fields of the ended response ``r`` and log its line."""
@@ -233,31 +241,38 @@ class RequestLogger:
         self.logger.handle(self._records.make(self.format(fields), fields))
 
 
-class _Logged(Responder):
+class _Logged(Observer):
     """One logged response: echoes the request id, writes the line in :meth:`end`."""
 
-    __slots__ = ("owner", "request_id", "started", "started_ns")
-
-    owner: RequestLogger
-    request_id: str
-    started: float
-    started_ns: int
-
-    def call_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Run the application with the request id in :data:`request_id_var`."""
-        token = request_id_var.set(self.request_id)
-        try:
-            body = self.owner.app(environ, start_response)
-        finally:
-            request_id_var.reset(token)
-        if type(body) is list or _runs_no_app_code(body, environ):
-            return body  # iterating it runs no application code
-        return _InContext(body, self.request_id)
+    def __init__(
+        self,
+        owner: RequestLogger,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        rid: str,
+        started: float,
+        started_ns: int,
+    ) -> None:
+        self.owner = owner
+        self.environ = environ
+        self._server_start = start_response
+        self.request_id = rid
+        self.started = started
+        self.started_ns = started_ns
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
-        if self.owner.request_id_header:
-            set_header(headers, self.owner.request_id_header, self.request_id)
+        name = self.owner.request_id_header
+        if name:
+            set_header(headers, name, self.request_id)
         return status
+
+    def stream(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        if _runs_no_app_code(body, self.environ):
+            return Watched(self, body)
+        close = self._body_close
+        if close is not None:  # the app's close() runs with the id set; the line after it
+            self._body_close = functools.partial(_close_in_context, close, self.request_id)
+        return _InContext(self, body)
 
     def end(self) -> None:
         self.owner._write(self)
@@ -275,49 +290,53 @@ def _runs_no_app_code(body: Iterable[bytes], environ: WSGIEnvironment) -> bool:
     return isinstance(wrapper, type) and isinstance(body, wrapper)
 
 
-class _InContext:
-    """The application's body, each step of which runs with the request id set.
+class _InContext(Watched):
+    """A body whose iteration may run application code (a generator): counted, as any other,
+    and each step run with the request id set.
 
     A generator body runs in the server's frame, after the application call has returned, so
-    the context variable is set around every ``next()`` and ``close()`` and reset right after:
-    code the application runs between chunks (in a generator's body or ``close()``) sees the
-    id; other code of the server's thread never does.  Threads the application starts do not
-    inherit it unless it copies the context (``contextvars.copy_context().run``).
+    :data:`request_id_var` is set around every ``next()`` (and the ``close()``) and reset right
+    after: code the application runs between chunks sees the id; other code of the server's
+    thread never does.  Threads the application starts do not inherit it unless it copies the
+    context (``contextvars.copy_context().run``).
     """
 
-    __slots__ = ("_body", "_rid")
-
-    def __init__(self, body: Iterable[bytes], rid: str) -> None:
-        self._body = body
-        self._rid = rid
+    __slots__ = ()
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._chunks(self._body, self._rid)
+        return _chunks_in_context(self._r, self._body)  # type: ignore[arg-type]
 
-    @staticmethod
-    def _chunks(body: Iterable[bytes], rid: str) -> Iterator[bytes]:
-        # A generator: resuming it costs less than a __next__ method call per chunk.
-        set_id, reset_id = request_id_var.set, request_id_var.reset
+
+def _close_in_context(close: Callable[[], object], rid: str) -> None:
+    token = request_id_var.set(rid)
+    try:
+        close()
+    finally:
+        request_id_var.reset(token)
+
+
+def _chunks_in_context(r: _Logged, body: Iterable[bytes]) -> Iterator[bytes]:
+    set_id, reset_id = request_id_var.set, request_id_var.reset
+    rid = r.request_id
+    token = set_id(rid)
+    try:
+        chunks = iter(body)
+    except BaseException as exc:
+        r.error = exc
+        raise
+    finally:
+        reset_id(token)
+    while True:
         token = set_id(rid)
         try:
-            chunks = iter(body)
+            chunk = next(chunks)
+        except StopIteration:
+            break
+        except BaseException as exc:
+            r.error = exc
+            raise
         finally:
             reset_id(token)
-        while True:
-            token = set_id(rid)
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                return
-            finally:
-                reset_id(token)
-            yield chunk
-
-    def close(self) -> None:
-        close: Any = getattr(self._body, "close", None)
-        if close is not None:
-            token = request_id_var.set(self._rid)
-            try:
-                close()
-            finally:
-                request_id_var.reset(token)
+        r.bytes_sent += len(chunk)
+        yield chunk
+    r.completed = True

@@ -219,6 +219,74 @@ def test_client_disconnect_is_marked(log: Capture) -> None:
     assert closes(record) == 1
 
 
+@pytest.mark.parametrize("kind", [list, tuple])
+@pytest.mark.parametrize(
+    ("stop_after", "expected"),
+    [(None, "16 completed"), (2, "11 disconnected"), (0, "0 disconnected")],
+)
+def test_a_list_body_is_counted_from_what_the_server_took(
+    kind: type, stop_after: int | None, expected: str, log: Capture
+) -> None:
+    # A real list (or tuple) goes to the server as its own iterator: the chunks the server
+    # took, and so the bytes and the outcome, are read from the iterator at close().
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return kind(CHUNKS)
+
+    result = drive(logged(app, log, format="{size} {outcome}"), stop_after=stop_after)
+    assert result.body == b"".join(CHUNKS[:stop_after])
+    assert log.lines == [expected]
+
+
+def test_a_list_body_closed_twice_logs_once(log: Capture) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ab", b"c"]
+
+    body: Any = logged(app, log, format="{size} {outcome}")(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda s, h, e=None: None
+    )
+    assert list(body) == [b"ab", b"c"]
+    body.close()
+    body.close()
+    assert log.lines == ["3 completed"]
+
+
+def test_start_response_goes_to_the_server_at_once_with_the_id(log: Capture) -> None:
+    # Nothing is deferred: a generator that starts the response and then waits (a stream whose
+    # first event comes later) has its headers at the server before its first chunk.
+    seen: list[object] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        seen.append("started")
+        yield b"data: 1\n\n"
+
+    def server_start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.append(dict(headers)["X-Request-ID"])
+        return lambda data: None
+
+    body: Any = logged(app, log)(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_X_REQUEST_ID": "sse-1"}, server_start
+    )
+    iterator = iter(body)
+    assert next(iterator) == b"data: 1\n\n"
+    assert seen == ["sse-1", "started"]
+    body.close()
+    assert len(log.lines) == 1
+
+
+def test_a_second_start_response_without_exc_info_is_refused(log: Capture) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"never"]
+
+    with pytest.raises(RuntimeError, match="second time"):
+        drive(logged(app, log, format="{status} {outcome} {error_type}"), validate=False)
+    assert log.lines == ["500 error RuntimeError"]
+
+
 def test_file_wrapper_reaches_the_server_as_its_own_class(log: Capture) -> None:
     app, record = make_app("file_wrapper", CHUNKS)
     result = drive(logged(app, log, format="{size} {outcome}"), validate=False)

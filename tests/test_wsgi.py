@@ -14,6 +14,7 @@ from webtest import TestApp
 from middlewares import Stack
 from middlewares._wsgi import (
     Headers,
+    Observer,
     Responder,
     add_vary,
     choose_encoding,
@@ -164,7 +165,7 @@ class Upper(Responder):
         type(self).ended += 1
 
 
-class Observer(Responder):
+class Logging(Responder):
     """Leaves the body alone and records how the response ended."""
 
     log: ClassVar[list[tuple[str, int, bool, str | None]]] = []
@@ -187,7 +188,7 @@ def middleware(responder_cls: type[Responder]) -> Any:
 @pytest.fixture(autouse=True)
 def _reset() -> None:
     Upper.ended = 0
-    Observer.log = []
+    Logging.log = []
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -204,17 +205,17 @@ def test_filtering_each_form_closes_once(form: str) -> None:
 @pytest.mark.parametrize("form", FORMS)
 def test_observing_each_form_closes_once_and_counts_bytes(form: str) -> None:
     app, record = make_app(form, CHUNKS)
-    result = drive(middleware(Observer)(app))
+    result = drive(middleware(Logging)(app))
     assert result.body == b"alpha beta gamma"
     assert closes(record) == 1
-    assert Observer.log == [("200 OK", 16, True, None)]
+    assert Logging.log == [("200 OK", 16, True, None)]
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_webtest_lint_accepts_each_form(form: str) -> None:
     app, record = make_app(form, CHUNKS)
     test_app = TestApp(
-        middleware(Upper)(middleware(Observer)(app)),
+        middleware(Upper)(middleware(Logging)(app)),
         extra_environ={"wsgi.file_wrapper": FileWrapper},
     )
     response = test_app.get("/")
@@ -224,12 +225,12 @@ def test_webtest_lint_accepts_each_form(form: str) -> None:
 
 def test_file_wrapper_identity_is_kept_when_body_untouched() -> None:
     app, record = make_app("file_wrapper", CHUNKS)
-    result = drive(middleware(Observer)(app), validate=False)
+    result = drive(middleware(Logging)(app), validate=False)
     assert type(result.server_body) is FileWrapper
     assert result.server_body is not record["body"]  # a new wrapper around the same file
     assert result.body == b"alpha beta gamma"
     assert record["file"].close_calls == 1
-    assert Observer.log == [("200 OK", 16, True, None)]
+    assert Logging.log == [("200 OK", 16, True, None)]
 
 
 def test_file_wrapper_is_iterated_when_body_filtered() -> None:
@@ -248,9 +249,9 @@ def test_generator_raising_midway_closes_once_and_reports_error() -> None:
         return body
 
     with pytest.raises(ValueError, match="boom while iterating"):
-        drive(middleware(Observer)(app))
+        drive(middleware(Logging)(app))
     assert body.closed == 1
-    assert Observer.log == [("200 OK", 6, False, "ValueError")]
+    assert Logging.log == [("200 OK", 6, False, "ValueError")]
 
 
 def test_close_that_raises_is_called_once_and_propagates() -> None:
@@ -261,10 +262,10 @@ def test_close_that_raises_is_called_once_and_propagates() -> None:
         return body
 
     with pytest.raises(OSError, match="boom in close"):
-        drive(middleware(Upper)(middleware(Observer)(app)))
+        drive(middleware(Upper)(middleware(Logging)(app)))
     assert body.closed == 1
     assert Upper.ended == 1
-    assert Observer.log == [("200 OK", 16, True, "OSError")]
+    assert Logging.log == [("200 OK", 16, True, "OSError")]
 
 
 def test_app_raising_before_start_response_ends_once() -> None:
@@ -272,8 +273,8 @@ def test_app_raising_before_start_response_ends_once() -> None:
         raise KeyError("before")
 
     with pytest.raises(KeyError):
-        drive(middleware(Observer)(app))
-    assert Observer.log == [("", 0, False, "KeyError")]
+        drive(middleware(Logging)(app))
+    assert Logging.log == [("", 0, False, "KeyError")]
 
 
 def test_middleware_hook_raising_closes_body_once() -> None:
@@ -312,9 +313,9 @@ def test_filter_raising_closes_body_once() -> None:
 @pytest.mark.parametrize("form", ["list", "generator", "file_wrapper"])
 def test_client_disconnect_closes_once_and_is_not_completed(form: str) -> None:
     app, record = make_app(form, CHUNKS)
-    drive(middleware(Observer)(app), stop_after=1, validate=form != "file_wrapper")
+    drive(middleware(Logging)(app), stop_after=1, validate=form != "file_wrapper")
     assert closes(record) == 1
-    status, sent, completed, error = Observer.log[0]
+    status, sent, completed, error = Logging.log[0]
     assert (status, error) == ("200 OK", None)
     if form != "file_wrapper":  # a file wrapper's size comes from the file (sendfile is opaque)
         assert (sent, completed) == (6, False)
@@ -335,18 +336,18 @@ def test_file_wrapper_read_error_is_the_response_error() -> None:
         return environ["wsgi.file_wrapper"](_FailingRead(b"0123456789"), 4)
 
     with pytest.raises(OSError, match="disk went away"):
-        drive(middleware(Observer)(app), validate=False)
-    assert Observer.log == [("200 OK", 4, False, "OSError")]
+        drive(middleware(Logging)(app), validate=False)
+    assert Logging.log == [("200 OK", 4, False, "OSError")]
 
 
 @pytest.mark.parametrize(("stop_after", "sent"), [(0, 0), (1, 4)])
 def test_file_wrapper_read_short_is_not_completed(stop_after: int, sent: int) -> None:
     app, record = make_app("file_wrapper", [b"abc", b"def", b"ghi"])
-    drive(middleware(Observer)(app), stop_after=stop_after, validate=False)
+    drive(middleware(Logging)(app), stop_after=stop_after, validate=False)
     assert closes(record) == 1
     # stop_after=0: wsgiref's FileWrapper never read, exactly as sendfile would not: opaque.
     expected = ("200 OK", 9, True, None) if stop_after == 0 else ("200 OK", sent, False, None)
-    assert Observer.log == [expected]
+    assert Logging.log == [expected]
 
 
 def test_exc_info_before_body_replaces_status_and_headers() -> None:
@@ -383,9 +384,9 @@ def test_exc_info_after_headers_sent_reraises_in_the_app() -> None:
         return []  # pragma: no cover - start_response raised
 
     with pytest.raises(ValueError, match="after"):
-        drive(middleware(Observer)(app))
+        drive(middleware(Logging)(app))
     assert seen == ["after"]
-    assert Observer.log[0][3] == "ValueError"
+    assert Logging.log[0][3] == "ValueError"
 
 
 @pytest.mark.parametrize("form", ["write", "generator"])
@@ -409,7 +410,7 @@ def test_exc_info_refused_by_the_server_leaves_the_sent_status(form: str) -> Non
         yield b"partial"
         restart(start_response)
 
-    class Headers(Observer):
+    class Headers(Logging):
         def end(self) -> None:
             super().end()
             self.log.append((get_header(self.headers, "X-Error") or "", 0, False, None))
@@ -417,7 +418,7 @@ def test_exc_info_refused_by_the_server_leaves_the_sent_status(form: str) -> Non
     app = write_app if form == "write" else generator_app
     with pytest.raises(ValueError, match="after"):
         drive(middleware(Headers)(app))
-    assert Observer.log == [("200 OK", 7, False, "ValueError"), ("", 0, False, None)]
+    assert Logging.log == [("200 OK", 7, False, "ValueError"), ("", 0, False, None)]
 
 
 def test_exc_info_after_commit_before_body_reaches_server_and_hook() -> None:
@@ -444,7 +445,7 @@ def test_second_start_response_without_exc_info_is_an_error() -> None:
         return []
 
     with pytest.raises(RuntimeError, match="second time"):
-        middleware(Observer)(app)({}, lambda s, h, e=None: None)
+        middleware(Logging)(app)({}, lambda s, h, e=None: None)
 
 
 def test_app_header_list_is_not_mutated() -> None:
@@ -717,7 +718,142 @@ def test_file_wrapper_with_a_content_length_that_is_not_a_length() -> None:
     app, record = make_app(
         "file_wrapper", CHUNKS, headers=[("Content-Type", "text/plain"), ("Content-Length", "²")]
     )
-    result = drive(middleware(Observer)(app), validate=False)
+    result = drive(middleware(Logging)(app), validate=False)
     assert result.body == b"alpha beta gamma"
     assert record["file"].close_calls == 1
-    assert Observer.log == [("200 OK", 16, True, None)]
+    assert Logging.log == [("200 OK", 16, True, None)]
+
+
+# --- Observer: watch a response, change no body --------------------------------------------------
+
+
+class Seen(Observer):
+    """Adds a header at start and keeps how each response ended."""
+
+    ends: ClassVar[list[tuple[str, int, bool, str | None]]] = []
+
+    def start(self, status: str, headers: Headers, body: object) -> str:
+        assert body is None  # nothing is deferred: the hook never sees the body
+        headers.append(("X-Seen", "1"))
+        return status
+
+    def end(self) -> None:
+        error = type(self.error).__name__ if self.error is not None else None
+        Seen.ends.append((self.status, self.bytes_sent, self.completed, error))
+
+
+def observed(app: Any) -> Any:
+    return lambda environ, start_response: Seen(environ, start_response).run(app)
+
+
+@pytest.fixture(autouse=False)
+def seen() -> list[tuple[str, int, bool, str | None]]:
+    Seen.ends = []
+    return Seen.ends
+
+
+@pytest.mark.parametrize("form", ["list", "generator", "write", "file_wrapper"])
+def test_observer_counts_every_form_and_ends_once(form: str, seen: list[Any]) -> None:
+    app, record = make_app(form, [b"alpha ", b"beta ", b"gamma"])
+    result = drive(observed(app), validate=form != "file_wrapper")
+    assert result.body == b"alpha beta gamma"
+    assert ("X-Seen", "1") in result.headers
+    assert seen == [("200 OK", 16, True, None)]
+    assert closes(record) == 1
+    if form == "file_wrapper":
+        assert isinstance(result.server_body, FileWrapper)
+
+
+@pytest.mark.parametrize("kind", [list, tuple])
+def test_observer_reads_a_list_bodys_progress_at_close(kind: type, seen: list[Any]) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return kind([b"ab", b"cde", b"f"])
+
+    drive(observed(app), stop_after=2)
+    drive(observed(app))
+    drive(observed(app), stop_after=0)
+    assert seen == [
+        ("200 OK", 5, False, None),
+        ("200 OK", 6, True, None),
+        ("200 OK", 0, False, None),
+    ]
+
+
+def test_observer_passes_start_response_on_at_once(seen: list[Any]) -> None:
+    order: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        order.append("app goes on")
+        return [b"x"]
+
+    def server_start(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        order.append(f"server has {status}")
+        return lambda data: None
+
+    body: Any = observed(app)({"REQUEST_METHOD": "GET"}, server_start)
+    assert order == ["server has 200 OK", "app goes on"]
+    body.close()
+
+
+def test_observer_records_errors_from_the_app_and_the_body(seen: list[Any]) -> None:
+    def raising(environ: dict[str, Any], start_response: Any) -> Any:
+        raise KeyError("before")
+
+    with pytest.raises(KeyError):
+        drive(observed(raising))
+    body = Body([b"abc", b"def"], raise_at=1)
+
+    def mid_body(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    with pytest.raises(ValueError, match="boom"):
+        drive(observed(mid_body))
+    assert seen == [("", 0, False, "KeyError"), ("200 OK", 3, False, "ValueError")]
+    assert body.closed == 1
+
+
+def test_observer_keeps_the_first_status_when_the_server_refuses_a_restart(
+    seen: list[Any],
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"sent")
+        start_response("500 Oops", [("Content-Type", "text/plain")], exc_info_now(KeyError("x")))
+        return [b"never"]
+
+    with pytest.raises(KeyError):
+        drive(observed(app))
+    assert seen == [("200 OK", 4, False, "KeyError")]
+
+
+def test_observer_refuses_a_second_start_without_exc_info(seen: list[Any]) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+        return [b""]
+
+    with pytest.raises(RuntimeError, match="second time"):
+        drive(observed(app), validate=False)
+    assert seen == [("200 OK", 0, False, "RuntimeError")]
+
+
+def test_observed_bodies_around_lists_run_no_app_code(seen: list[Any]) -> None:
+    def listed(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        return [b"x"]
+
+    def generated(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        yield b"x"
+
+    around_list = observed(listed)({}, lambda *a: None)
+    around_around = observed(observed(listed))({}, lambda *a: None)
+    around_generator = observed(generated)({}, lambda *a: None)
+    assert Responder.runs_no_app_code(around_list)
+    assert Responder.runs_no_app_code(around_around)
+    assert not Responder.runs_no_app_code(around_generator)
+    for body in (around_list, around_around, around_generator):
+        body.close()

@@ -86,7 +86,9 @@ def test_concurrent_requests_are_each_logged_once_with_their_own_id(logs: dict[s
         ]
     # Outside the logged layer (here, in the layer around it) there is no request id.
     outer = [line for line in app_lines if "server gets" in line]
-    assert outer == ["- server gets _Body, its file_wrapper: False"] * (len(ids) + 8)
+    assert len(outer) == len(ids) + 8
+    assert all(line.startswith("- server gets ") for line in outer), outer
+    assert all(line.endswith(", its file_wrapper: False") for line in outer), outer
 
 
 def test_file_wrapper_reaches_waitress_as_its_own_buffer(logs: dict[str, Any]) -> None:
