@@ -41,6 +41,7 @@ __all__ = [
     "import_string",
     "intercept",
     "merge_header_list",
+    "merge_token",
     "remove_header",
     "set_header",
 ]
@@ -84,6 +85,21 @@ def _tokens(value: str) -> list[str]:
     return [token for token in (part.strip() for part in value.split(",")) if token]
 
 
+@functools.lru_cache(maxsize=256)
+def merge_token(line: str, member: str) -> str | None:
+    """The list header line ``line`` with ``member`` added (``line`` itself if it has it).
+
+    ``None`` when either is not one plain token (a list, a blank, ``*``): use
+    :func:`merge_header_list` then.  Cached: a response's list headers take few distinct
+    values (the app's ``Vary: Accept-Encoding``, then ``Origin`` added by CORS), and the
+    checks cost more than a cache lookup.
+    """
+    for part in (line, member):
+        if not part or part == "*" or "," in part or part.strip() != part:
+            return None
+    return line if line.lower() == member.lower() else f"{line}, {member}"
+
+
 def merge_header_list(headers: Headers, name: str, *values: str) -> None:
     """Merge comma-list tokens into header ``name`` without duplicates, in place.
 
@@ -106,14 +122,16 @@ def merge_header_list(headers: Headers, name: str, *values: str) -> None:
         # The hottest cases (Compress's and CORS's Vary): one plain member, added to no line
         # or to a line of one plain member.  Lists, blanks and "*" take the general path.
         member = values[0]
-        if member and member != "*" and "," not in member and member.strip() == member:
-            if first < 0:
+        if first < 0:
+            if member and member != "*" and "," not in member and member.strip() == member:
                 headers.append((name, member))
                 return
+        else:
             key, line = headers[first]
-            if line and line != "*" and "," not in line and line.strip() == line:
-                if line.lower() != member.lower():
-                    headers[first] = (key, f"{line}, {member}")
+            one = merge_token(line, member)
+            if one is not None:
+                if one is not line:
+                    headers[first] = (key, one)
                 return
     if many:
         found = [index for index, (key, _) in enumerate(headers) if key.lower() == lname]

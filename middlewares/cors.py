@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from middlewares._wsgi import Headers, Responder, add_vary
+from middlewares._wsgi import Headers, Responder, add_vary, merge_token
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -298,8 +298,12 @@ class _Actual(Responder):
 
     def start(self, status: str, headers: Headers, body: Iterable[bytes] | None) -> str:
         names = set()
-        for name, _ in headers:  # a plain loop: a comprehension costs a function call here
-            names.add(name.lower())
+        vary = -1  # the index of the one Vary line; -2 when there are several
+        for index, (name, _) in enumerate(headers):  # a loop: a comprehension is a call
+            lname = name.lower()
+            if lname == "vary":
+                vary = index if vary == -1 else -2
+            names.add(lname)
         # An app that answers CORS itself for this response keeps its own headers.
         if self.allow_origin is not None and "access-control-allow-origin" not in names:
             headers.append(("Access-Control-Allow-Origin", self.allow_origin))
@@ -310,10 +314,12 @@ class _Actual(Responder):
                 headers += [item for item in policy.actual_headers if item[0].lower() not in names]
         # The answer depends on Origin whether it was allowed, refused or absent: without
         # Vary a cache could serve one origin's response to another (RFC 9110 section 12.5.5).
-        if "vary" in names:
-            add_vary(headers, "Origin")
-        else:
+        if vary == -1:
             headers.append(_VARY_ORIGIN)
+        elif vary >= 0 and (merged := merge_token(headers[vary][1], "Origin")) is not None:
+            headers[vary] = (headers[vary][0], merged)  # one plain line (Compress's), the usual
+        else:
+            add_vary(headers, "Origin")
         return status
 
 

@@ -252,6 +252,8 @@ def test_origin_less_request_gets_vary() -> None:
             id="split",
         ),
         pytest.param([("Vary", "*")], [("Vary", "*")], id="star"),
+        pytest.param([("Vary", "Cookie, origin")], [("Vary", "Cookie, origin")], id="list-has-it"),
+        pytest.param([("Vary", " Cookie")], [("Vary", "Cookie, Origin")], id="padded"),
     ],
 )
 @pytest.mark.parametrize("origin", [A, "https://evil.example", None])

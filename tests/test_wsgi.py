@@ -22,6 +22,7 @@ from middlewares._wsgi import (
     import_string,
     intercept,
     merge_header_list,
+    merge_token,
     remove_header,
     set_header,
 )
@@ -90,6 +91,23 @@ def test_add_vary(before: Headers, add: tuple[str, ...], after: Headers) -> None
     headers = list(before)
     add_vary(headers, *add)
     assert headers == after
+
+
+@pytest.mark.parametrize(
+    ("line", "member", "merged"),
+    [
+        ("Accept-Encoding", "Origin", "Accept-Encoding, Origin"),
+        ("origin", "Origin", "origin"),
+        ("Cookie, Accept", "Origin", None),
+        ("*", "Origin", None),
+        ("Cookie", "*", None),
+        ("", "Origin", None),
+        (" Cookie", "Origin", None),
+        ("Cookie", "Origin, Accept", None),
+    ],
+)
+def test_merge_token(line: str, member: str, merged: str | None) -> None:
+    assert merge_token(line, member) == merged
 
 
 def test_merge_header_list_star_is_only_special_for_vary() -> None:
