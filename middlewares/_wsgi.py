@@ -480,7 +480,7 @@ class Observer(Responder):
     It defers nothing: the application's ``start_response`` goes to the server at once, after
     :meth:`~Responder.start` (called with ``body=None``) has seen the status and a copy of the
     headers, which it may change in place; ``write()`` is the server's own, counted.  Then
-    :meth:`watch` hands the server the thinnest iterable that still tells :attr:`bytes_sent`,
+    :meth:`adopt` hands the server the thinnest iterable that still tells :attr:`bytes_sent`,
     :attr:`completed` and :attr:`error` by the time :meth:`~Responder.end` runs (exactly once):
 
     * a list or tuple goes as the list's own iterator (no code of ours per chunk); at
@@ -520,17 +520,7 @@ class Observer(Responder):
         self._server_write(data)
         self.bytes_sent += len(data)
 
-    def run(self, app: WSGIApplication) -> Iterable[bytes]:
-        """Call ``app`` and return the iterable to hand to the server (see :meth:`watch`)."""
-        try:
-            body = app(self.environ, self.start_response)
-        except BaseException as exc:
-            self.error = exc
-            self._end()
-            raise
-        return self.watch(body)
-
-    def watch(self, body: Iterable[bytes]) -> Iterable[bytes]:
+    def adopt(self, body: Iterable[bytes]) -> Iterable[bytes]:
         """The iterable for the server: ``body``, just returned by the application, watched."""
         kind = type(body)
         if kind is list or kind is tuple:

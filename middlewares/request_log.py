@@ -180,7 +180,7 @@ class RequestLogger:
             raise
         finally:
             request_id_var.reset(token)
-        return r.watch(body)
+        return r.adopt(body)
 
     def _write(self, r: _Logged) -> None:
         """Build the fields of the ended response ``r`` and log its line."""
