@@ -10,7 +10,10 @@ The ``floor`` row is the app plus one fixed record through the same kind of hand
 of the cost that no logger built on :mod:`logging` can avoid (creating the ``LogRecord``,
 ``Logger.handle``, ``FileHandler.emit`` with its write and flush).  Its ratio bounds every
 goal from below: when the floor alone is 0.4x of TransLogger's overhead, 0.5x leaves 0.1x for
-everything else the logger does.
+everything else the logger does.  The ``cheapest`` row makes its record the way RequestLogger
+does (a copy of a per-thread prototype, see ``middlewares._log_records``), and the ``level
+off`` row is RequestLogger with its logger disabled: request id, context variable, end of
+response, no line.  Their sum is what the logger costs before it reads or formats any field.
 
 Run: ``python -m benchmarks.request_log``.
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Workload, check_ratio, hello_app, make_environ
+from middlewares._log_records import RecordMaker
 from middlewares.request_log import RequestLogger
 
 
@@ -59,8 +63,32 @@ def _floor(app: Any, logger: logging.Logger) -> Any:
     return floor
 
 
+CHEAPEST = "floor: cheapest record + file write"
+SILENT = "RequestLogger, level off (no line)"
+
+
+def _cheapest(app: Any, logger: logging.Logger) -> Any:
+    """The app plus one record made as RequestLogger makes its records (a prototype's copy)."""
+    line = '203.0.113.7 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 13 "-" "-"'
+    records = RecordMaker(logger, logging.INFO, __file__, ())
+
+    def cheapest(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        body = app(environ, start_response)
+        logger.handle(records.make(line, records.blank()))
+        return body
+
+    return cheapest
+
+
 def _candidates(app: Any, directory: Path, bare: str) -> dict[str, Any]:
-    candidates: dict[str, Any] = {bare: app, FLOOR: _floor(app, _file_logger("floor", directory))}
+    silent = _file_logger("silent", directory)
+    silent.setLevel(logging.WARNING)
+    candidates: dict[str, Any] = {
+        bare: app,
+        FLOOR: _floor(app, _file_logger("floor", directory)),
+        CHEAPEST: _cheapest(app, _file_logger("cheapest", directory)),
+        SILENT: RequestLogger(app, logger=silent),
+    }
     try:
         from paste.translogger import TransLogger  # type: ignore[import-untyped]
 
@@ -114,9 +142,15 @@ def main() -> None:
                     f"  the floor alone (a LogRecord, Logger.handle, FileHandler.emit): "
                     f"{workload.ratio(FLOOR):.2f}x of TransLogger's overhead"
                 )
+                cheapest, silent = workload.ratio(CHEAPEST), workload.ratio(SILENT)
+                print(
+                    f"  the cheapest record and its write: {cheapest:.2f}x; the middleware "
+                    f"without its line (ids, context, end of response): {silent:.2f}x; "
+                    f"together {cheapest + silent:.2f}x before any field is read or formatted"
+                )
         for logger in [
             logging.getLogger(f"benchmarks.request_log.{n}")
-            for n in ("paste", "combined", "json", "floor")
+            for n in ("paste", "combined", "json", "floor", "cheapest", "silent")
         ]:
             for handler in logger.handlers:
                 handler.close()

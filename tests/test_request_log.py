@@ -652,6 +652,38 @@ def test_app_logs_carry_the_request_id_during_call_iteration_and_close(
     assert request_id_var.get() is None
 
 
+def test_context_variables_a_body_sets_stay_in_that_body(log: Capture) -> None:
+    # Each step of a generator body runs in one copy of the server's context: what the app
+    # sets there is seen by its later steps and its close(), and never by the server's thread.
+    from contextvars import ContextVar
+
+    user: ContextVar[str] = ContextVar("user", default="nobody")
+    seen: list[str] = []
+
+    class Stream:
+        def __iter__(self) -> Iterator[bytes]:
+            user.set("alice")
+            yield b"a"
+            seen.append(user.get())
+            yield b"b"
+
+        def close(self) -> None:
+            seen.append(f"close {user.get()} {current_request_id()}")
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Stream()
+
+    result = drive(
+        logged(app, log, format="{size} {outcome}"), environ={"HTTP_X_REQUEST_ID": "c-1"}
+    )
+    assert result.body == b"ab"
+    assert seen == ["alice", "close alice c-1"]
+    assert user.get() == "nobody"
+    assert request_id_var.get() is None
+    assert log.lines == ["2 completed"]
+
+
 def test_bodies_that_run_no_app_code_are_told_apart() -> None:
     from middlewares._wsgi import Responder
 
