@@ -533,11 +533,10 @@ class Observer(Responder):
         return self.stream(body)
 
     def stream(self, body: Iterable[bytes]) -> Iterable[bytes]:
-        """The iterable for any other body; override to run each step in a context of yours.
+        """The iterable for any other body: a :class:`Watched`.
 
-        A subclass of :class:`Watched` that overrides ``__iter__`` keeps the rest: its
-        iterator must count each chunk in :attr:`bytes_sent` as it passes, set
-        :attr:`completed` when the body runs out and :attr:`error` when it raises.
+        Override to return ``Watched(self, body, run)`` with a ``run`` of yours (a context's
+        ``run``) to have each step of the body run through it.
         """
         return Watched(self, body)
 
@@ -569,24 +568,46 @@ class _Listed:
 
 
 class Watched:
-    """Any other body for the server (see :meth:`Observer.stream`): counted, closed once."""
+    """Any other body for the server (see :meth:`Observer.stream`): counted, closed once.
 
-    __slots__ = ("_body", "_r")
+    With ``run`` (e.g. a :class:`contextvars.Context`'s ``run``), every step of the body, its
+    ``iter()``, each ``next()`` and its ``close()``, is called through it: the application's
+    code between chunks runs in the context of the caller's choosing.
+    """
 
-    def __init__(self, r: Observer, body: Iterable[bytes]) -> None:
+    __slots__ = ("_body", "_r", "_run")
+
+    def __init__(
+        self, r: Observer, body: Iterable[bytes], run: Callable[..., Any] | None = None
+    ) -> None:
         self._r = r
         self._body = body
+        self._run = run
+        if run is not None and r._body_close is not None:
+            r._body_close = functools.partial(run, r._body_close)
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._chunks(self._r, self._body)
+        return self._chunks(self._r, self._body, self._run)
 
     @staticmethod
-    def _chunks(r: Observer, body: Iterable[bytes]) -> Iterator[bytes]:
+    def _chunks(
+        r: Observer, body: Iterable[bytes], run: Callable[..., Any] | None
+    ) -> Iterator[bytes]:
         # A generator: resuming it costs less than a __next__ method call per chunk.
         try:
-            for chunk in body:
-                r.bytes_sent += len(chunk)
-                yield chunk
+            if run is None:
+                for chunk in body:
+                    r.bytes_sent += len(chunk)
+                    yield chunk
+            else:
+                chunks = run(iter, body)
+                while True:
+                    try:
+                        chunk = run(next, chunks)
+                    except StopIteration:
+                        break
+                    r.bytes_sent += len(chunk)
+                    yield chunk
         except GeneratorExit:  # the server stopped iterating (client gone): not an error
             raise
         except BaseException as exc:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextvars import Context, ContextVar, copy_context
+from collections.abc import Iterable
+from contextvars import ContextVar, copy_context
 from random import getrandbits
 from time import perf_counter_ns
 from time import time as wall_time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from middlewares._log_formats import (
     FIELDS,
@@ -269,14 +268,13 @@ class _Logged(Observer):
     def stream(self, body: Iterable[bytes]) -> Iterable[bytes]:
         if _runs_no_app_code(body, self.environ):
             return Watched(self, body)
-        # The body's own context: a copy of the server's, with the id set.  Every step of the
-        # body (and its close(), before the line is written) runs in it.
+        # The body's own context: a copy of the server's with the id set.  Every step of the
+        # body, and its close() before the line is written, runs in it: what the application
+        # sets there stays there, never in the server's thread.  Threads the application
+        # starts do not inherit it unless it copies the context.
         context = copy_context()
         context.run(request_id_var.set, self.request_id)
-        close = self._body_close
-        if close is not None:
-            self._body_close = functools.partial(context.run, close)
-        return _InContext(self, body, context)
+        return Watched(self, body, context.run)
 
     def end(self) -> None:
         self.owner._write(self)
@@ -292,46 +290,3 @@ def _runs_no_app_code(body: Iterable[bytes], environ: WSGIEnvironment) -> bool:
         return True
     wrapper = environ.get("wsgi.file_wrapper")
     return isinstance(wrapper, type) and isinstance(body, wrapper)
-
-
-class _InContext(Watched):
-    """A body whose iteration may run application code (a generator): counted, as any other,
-    and each step run in a context of its own where the request id is set.
-
-    A generator body runs in the server's frame, after the application call has returned, so
-    every ``next()`` (and the ``close()``) runs through ``Context.run`` of a copy of the
-    server's context with :data:`request_id_var` set: code the application runs between chunks
-    sees the id, and context variables it sets there stay in that copy, never in the server's
-    thread.  Threads the application starts do not inherit it unless it copies the context
-    (``contextvars.copy_context().run``).
-    """
-
-    __slots__ = ("_context",)
-
-    def __init__(self, r: _Logged, body: Iterable[bytes], context: Context) -> None:
-        super().__init__(r, body)
-        self._context = context
-
-    def __iter__(self) -> Iterator[bytes]:
-        return _chunks_in_context(self._r, self._body, self._context.run)  # type: ignore[arg-type]
-
-
-def _chunks_in_context(
-    r: _Logged, body: Iterable[bytes], run: Callable[..., Any]
-) -> Iterator[bytes]:
-    # One Context.run per step: a third of setting and resetting the variable around it.
-    try:
-        chunks = run(iter, body)
-        while True:
-            try:
-                chunk = run(next, chunks)
-            except StopIteration:
-                break
-            r.bytes_sent += len(chunk)
-            yield chunk
-    except GeneratorExit:  # the server stopped iterating (client gone): not an error
-        raise
-    except BaseException as exc:
-        r.error = exc
-        raise
-    r.completed = True

@@ -16,6 +16,7 @@ from middlewares._wsgi import (
     Headers,
     Observer,
     Responder,
+    Watched,
     add_vary,
     choose_encoding,
     get_header,
@@ -875,3 +876,22 @@ def test_observed_bodies_around_lists_run_no_app_code(seen: list[Any]) -> None:
     assert not Responder.runs_no_app_code(around_generator)
     for body in (around_list, around_around, around_generator):
         body.close()
+
+
+def test_watched_runs_every_step_of_the_body_through_run(seen: list[Any]) -> None:
+    steps: list[str] = []
+
+    def run(fn: Any, *args: Any) -> Any:
+        steps.append(getattr(fn, "__name__", "?"))
+        return fn(*args)
+
+    class Through(Seen):
+        def stream(self, body: Any) -> Any:
+            return Watched(self, body, run)
+
+    app, record = make_app("generator", [b"ab", b"c"])
+    result = drive(lambda e, s: Through(e, s).run(app))
+    assert result.body == b"abc"
+    assert steps == ["iter", "next", "next", "next", "close"]
+    assert seen == [("200 OK", 3, True, None)]
+    assert closes(record) == 1
