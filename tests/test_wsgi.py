@@ -457,14 +457,16 @@ def test_exc_info_after_commit_before_body_reaches_server_and_hook() -> None:
     assert result.body == b"DOWN!"
 
 
-def test_second_start_response_without_exc_info_is_an_error() -> None:
-    def app(environ: Any, start_response: Any) -> Any:
-        start_response("200 OK", [])
-        start_response("200 OK", [])
-        return []
+def starts_twice(environ: Any, start_response: Any) -> Any:
+    """An app that breaks PEP 3333: a second start_response without exc_info."""
+    start_response("200 OK", [])
+    start_response("200 OK", [])
+    return []
 
+
+def test_second_start_response_without_exc_info_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="second time"):
-        middleware(Logging)(app)({}, lambda s, h, e=None: None)
+        middleware(Logging)(starts_twice)({}, lambda s, h, e=None: None)
 
 
 def test_app_header_list_is_not_mutated() -> None:
@@ -672,13 +674,8 @@ def test_intercept_generator_starting_late_is_taken_over() -> None:
 
 
 def test_intercept_second_start_response_without_exc_info_is_an_error() -> None:
-    def app(environ: Any, start_response: Any) -> Any:
-        start_response("200 OK", [])
-        start_response("200 OK", [])
-        return []
-
     with pytest.raises(RuntimeError, match="second time"):
-        Tagger(app)({}, lambda s, h, e=None: None)
+        Tagger(starts_twice)({}, lambda s, h, e=None: None)
 
 
 def test_intercept_restart_after_settled_goes_to_the_server_final() -> None:
@@ -849,13 +846,8 @@ def test_observer_keeps_the_first_status_when_the_server_refuses_a_restart(
 
 
 def test_observer_refuses_a_second_start_without_exc_info(seen: list[Any]) -> None:
-    def app(environ: dict[str, Any], start_response: Any) -> Any:
-        start_response("200 OK", [])
-        start_response("200 OK", [])
-        return [b""]
-
     with pytest.raises(RuntimeError, match="second time"):
-        drive(observed(app), validate=False)
+        drive(observed(starts_twice), validate=False)
     assert seen == [("200 OK", 0, False, "RuntimeError")]
 
 
