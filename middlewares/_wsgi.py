@@ -42,6 +42,7 @@ __all__ = [
     "intercept",
     "merge_header_list",
     "merge_token",
+    "parse_content_length",
     "remove_header",
     "set_header",
 ]
@@ -196,6 +197,30 @@ def import_string(spec: str) -> Any:
     return target
 
 
+# A Content-Length of more digits than this is absurd (no body reaches 10**18 bytes), and int()
+# refuses strings of more than 4300 digits (CPython's limit on int-string conversion).
+_MAX_LENGTH_DIGITS = 18
+
+
+def parse_content_length(value: str | None) -> int | None:
+    """The length a ``Content-Length`` value gives, or ``None``: absent, not a length, absurd.
+
+    RFC 9110 section 8.6: ``1*DIGIT``; whitespace around it is tolerated.  ``str.isdigit()``
+    alone would take "²", which ``int()`` refuses; leading zeros are allowed.
+    """
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        value = value.strip()
+        if not (value.isascii() and value.isdigit()):
+            return None
+    if len(value) > _MAX_LENGTH_DIGITS:
+        value = value.lstrip("0") or "0"
+        if len(value) > _MAX_LENGTH_DIGITS:
+            return None
+    return int(value)
+
+
 # --- content negotiation ---------------------------------------------------------------------
 
 
@@ -222,10 +247,13 @@ def choose_encoding(accept_encoding: str | None, offered: tuple[str, ...]) -> st
 
     RFC 9110 section 12.5.3: codings compare case-insensitively; ``q=0`` means "not acceptable"
     (so ``gzip;q=0`` never gets gzip); ``*`` stands for every coding not named; among equal
-    weights the server's order wins.  A request without the header gets identity: the RFC lets
-    a server pick any coding then, but clients that omit it are the ones that cannot decode.
-    A malformed member (a bad ``q``) is ignored, not an error.  Results are cached per header
-    value (bounded), since browsers send a handful of distinct values.
+    weights the server's order wins.  ``identity`` takes part when the client weighs it, by
+    name or through ``*``: ``gzip;q=0.5, identity`` gets identity (rule 4 of that section:
+    the highest weight wins); a coding weighed the same as identity wins.  A request without
+    the header gets identity: the RFC lets a server pick any coding then, but clients that omit
+    it are the ones that cannot decode.  A malformed member (a bad ``q``) is ignored, not an
+    error.  Results are cached per header value (bounded), since browsers send a handful of
+    distinct values.
     """
     if not accept_encoding:
         return None
@@ -245,6 +273,10 @@ def choose_encoding(accept_encoding: str | None, offered: tuple[str, ...]) -> st
         q = weights.get(coding.lower(), star)
         if q > best_q:
             best, best_q = coding, q
+    # Identity not weighed (neither named nor covered by "*") states no preference: any
+    # acceptable coding beats it.
+    if best is not None and best_q < weights.get("identity", star):
+        return None
     return best
 
 
@@ -526,11 +558,16 @@ class Observer(Responder):
         if kind is list or kind is tuple:
             return _Listed(self, body)  # type: ignore[arg-type]
         self._body_close = getattr(body, "close", None)
-        if self._server_write is not None:
-            wrapped = self.wrap_file(body)
-            if wrapped is not None:
-                return wrapped
-        return self.stream(body)
+        try:
+            if self._server_write is not None:
+                wrapped = self.wrap_file(body)
+                if wrapped is not None:
+                    return wrapped
+            return self.stream(body)
+        except BaseException as exc:  # the body is ours to close, and the response ended
+            self.error = exc
+            self._close_body()
+            raise
 
     def stream(self, body: Iterable[bytes]) -> Iterable[bytes]:
         """The iterable for any other body: a :class:`Watched`.
@@ -697,8 +734,9 @@ def _remaining(filelike: Any, content_length: str | None) -> int:
     except (AttributeError, OSError, ValueError):
         size = -1
     size = int(size)
-    if content_length and content_length.isascii() and content_length.isdigit():
-        return int(content_length) if size < 0 else min(size, int(content_length))
+    length = parse_content_length(content_length)
+    if length is not None:
+        return length if size < 0 else min(size, length)
     return max(size, 0)
 
 
@@ -768,7 +806,7 @@ class _Body:
                 r.bytes_sent += len(chunk)
                 yield chunk  # also an empty chunk: iteration never blocks (PEP 3333)
             if r._pending:
-                r._commit(None)
+                r._commit(())  # the body ended before its first chunk: start() sees it empty
             if r.filters_body:
                 tail = r.finish()
                 if tail:

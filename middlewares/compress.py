@@ -14,6 +14,7 @@ from middlewares._wsgi import (
     choose_encoding,
     get_header,
     intercept,
+    parse_content_length,
     remove_header,
     set_header,
 )
@@ -51,15 +52,22 @@ DEFAULT_MIMETYPES: tuple[str, ...] = (
 _CODINGS = ("br", "gzip", "zstd")
 _STREAMING = ("flush", "batch", "off")
 _VARY = ("Vary", "Accept-Encoding")
-# Status codes whose response is never compressed: no content at all (1xx, 204), or content
-# that must stay the identity bytes (304 describes them, 206 carries a range of them).
+# Status codes whose response is never compressed: no content at all (1xx, 204, 205: RFC 9110
+# sections 15.2, 15.3.5, 15.3.6), or content that must stay the identity bytes (206 carries a
+# range of them), or none but the headers of the 200 it stands for (304).
 _NO_CONTENT = "no content"
 _IDENTITY = "identity"
+_NOT_MODIFIED = "not modified"
 _STATUS_KINDS = {str(code): _NO_CONTENT for code in range(100, 200)} | {
     "204": _NO_CONTENT,
+    "205": _NO_CONTENT,
     "206": _IDENTITY,
-    "304": _IDENTITY,
+    "304": _NOT_MODIFIED,
 }
+# The digest of the content (RFC 9530 sections 2 and 3; Content-MD5 of RFC 1864) would no
+# longer match compressed content, and a signature may cover the header (RFC 9421): a
+# response that carries one is left alone.
+_DIGESTS = frozenset({"content-digest", "repr-digest", "content-md5"})
 _PLAIN = "plain"
 _PAD_RANGE = 257  # 0-256 bytes: a brotli metadata block holds up to 256 in one length byte
 
@@ -184,9 +192,11 @@ class Compress:
         compressed (:func:`~middlewares._wsgi.intercept`), else ``None``: the body decides.
 
         Settled without the body: a type not to compress or a status without content (sent
-        as they are); a 304 or 206, a ``Content-Range``, a ``Content-Encoding``,
-        ``Cache-Control: no-transform`` or a ``Content-Length`` below ``min_size`` (sent with
-        ``Vary: Accept-Encoding``).  With ``final``, the rest is sent uncompressed too.
+        as they are); a 304 or 206, a ``Content-Range``, a ``Content-Encoding``, a digest of
+        the content, ``Cache-Control: no-transform`` or a ``Content-Length`` below
+        ``min_size`` (sent with ``Vary: Accept-Encoding``).  A 304 with a strong ``ETag`` is
+        left to :meth:`_Compressing.start`, which sees the request.  With ``final``, the rest
+        is sent uncompressed too.
         """
         ctype = clen = cache_control = None
         vary = keep = False
@@ -204,17 +214,26 @@ class Compress:
                 vary = True
             elif key == "cache-control":  # a list header may span lines (RFC 9110 5.3)
                 cache_control = value if cache_control is None else f"{cache_control},{value}"
-        if ctype is None:
+            elif key in _DIGESTS:
+                keep = True
+        if ctype is not None:
+            known = self._known.get(ctype)
+            if not (self.compressible(ctype) if known is None else known):
+                return headers
+        elif status[:3] != "304" or final or _strong_etag(headers) is None:
             return headers
-        known = self._known.get(ctype)
-        if not (self.compressible(ctype) if known is None else known):
-            return headers
+        else:
+            # A 304 without a type, as frameworks send it: whether the 200 it stands for was
+            # compressed shows only in the request (see _Compressing._not_modified).
+            return None
         kind = self._kinds.get(status)
         if kind is None:
             kind = self._status_kind(status)
-        # 1xx and 204 have no content (RFC 9110 sections 15.2, 15.3.5): nothing varies.
+        # 1xx, 204 and 205 have no content: nothing varies.
         if kind is _NO_CONTENT:
             return headers
+        if kind is _NOT_MODIFIED and not final and _strong_etag(headers):
+            return None  # the ETag of the 200 depends on the request: start() decides
         if not (
             final
             or kind is not _PLAIN  # 304, and 206 (ranges of the identity bytes)
@@ -241,10 +260,13 @@ class Compress:
 
     def _below_min(self, content_length: str) -> bool:
         """Whether a ``Content-Length`` value is a length below :attr:`min_size`."""
-        if content_length.isdigit() and content_length.isascii():
-            # Fewer digits than min_size has is smaller, without int() (leading zeros: int()).
-            return len(content_length) < self._min_digits or int(content_length) < self._min
-        length = _length(content_length)  # padded with whitespace, or not a length
+        if (
+            len(content_length) < self._min_digits
+            and content_length.isdigit()
+            and content_length.isascii()
+        ):
+            return True  # fewer digits than min_size has: smaller, without int()
+        length = parse_content_length(content_length)  # leading zeros, padding, not a length
         return length is not None and length < self._min
 
     def responder(self, environ: WSGIEnvironment, start_response: StartResponse) -> Responder:
@@ -274,15 +296,10 @@ class Compress:
         return secrets.randbelow(_PAD_RANGE) if self._padding else None
 
 
-def _length(content_length: str | None) -> int | None:
-    """The length a ``Content-Length`` value gives, ``None`` when absent or not a length."""
-    if content_length is None:
-        return None
-    if not (content_length.isascii() and content_length.isdigit()):
-        content_length = content_length.strip()  # isdigit() alone takes "²", which int() refuses
-        if not (content_length.isascii() and content_length.isdigit()):
-            return None
-    return int(content_length)
+def _strong_etag(headers: Headers) -> str | None:
+    """The response's ``ETag`` when it is a strong one, else ``None``."""
+    etag = (get_header(headers, "ETag") or "").strip()
+    return etag if etag and not etag.startswith("W/") else None
 
 
 def _no_transform(cache_control: str) -> bool:
@@ -309,6 +326,9 @@ class _Compressing(Responder):
         settled = mw.settle(status, headers, False)
         if settled is not None:  # a restart with exc_info: the headers may settle it now
             headers[:] = settled
+            return status
+        if status[:3] == "304":
+            self._not_modified(headers)
             return status
         # Compressible (settle() said so), and maybe compressed: caches must key on it.
         add_vary(headers, "Accept-Encoding")
@@ -340,7 +360,10 @@ class _Compressing(Responder):
             ctype = get_header(headers, "Content-Type") or ""
             event_stream = ctype.partition(";")[0].strip().lower() == "text/event-stream"
             if head:
-                if _length(get_header(headers, "Content-Length")) is None or mw._streaming == "off":
+                if (
+                    parse_content_length(get_header(headers, "Content-Length")) is None
+                    or mw._streaming == "off"
+                ):
                     return status  # a GET might or might not compress: claim nothing
             elif mw._streaming == "off":
                 return status
@@ -358,6 +381,32 @@ class _Compressing(Responder):
         remove_header(headers, "Accept-Ranges")
         self.filters_body = True
         return status
+
+    def _not_modified(self, headers: Headers) -> None:
+        """Give a 304 the ``ETag`` and ``Vary`` of the 200 it stands for (RFC 9110 15.4.5).
+
+        The application compared the client's ``If-None-Match`` with its own strong tag, which
+        we make weak on compressed responses: a client that holds ``W/"x"`` (and would get a
+        compressed 200 now) holds our compressed copy, and a cache must not be freshened
+        with a validator that none of its stored responses has (RFC 9111 section 4.3.4).
+        A 304 of a compressible type gets ``Vary`` as its 200 does; one without a type (how
+        frameworks send them) only when it stands for a compressed 200, since ``Vary`` on the
+        304 of an image would spread to the cached image.
+        """
+        typed = get_header(headers, "Content-Type") is not None
+        if typed:
+            add_vary(headers, "Accept-Encoding")
+        etag = _strong_etag(headers)
+        if etag is None:
+            return
+        held = self.environ.get("HTTP_IF_NONE_MATCH") or ""
+        weak = "W/" + etag
+        if weak in held and weak in (member.strip() for member in held.split(",")):
+            accept = self.environ.get("HTTP_ACCEPT_ENCODING")
+            if choose_encoding(accept, self._mw._encodings) is not None:
+                set_header(headers, "ETag", weak)
+                if not typed:
+                    add_vary(headers, "Accept-Encoding")
 
     def filter(self, chunk: bytes) -> bytes:
         encoder = self._encoder

@@ -106,6 +106,12 @@ ALL = ("br", "gzip", "zstd")
         pytest.param("*;q=0", ALL, None, id="star-q0"),
         pytest.param("*, br;q=0", ("br", "gzip"), "gzip", id="star-minus-br"),
         pytest.param("identity", ALL, None, id="identity"),
+        pytest.param("gzip;q=0.5, identity", ALL, None, id="identity-weighs-more"),
+        pytest.param("identity;q=1, br;q=0.1, gzip;q=0.1", ALL, None, id="identity-first"),
+        pytest.param("gzip, identity", ALL, "gzip", id="identity-tie-compresses"),
+        pytest.param("gzip;q=0.5, *", ("gzip",), None, id="identity-through-star"),
+        pytest.param("gzip;q=0.5, identity;q=0.1", ALL, "gzip", id="identity-weighs-less"),
+        pytest.param("gzip;q=0.5", ALL, "gzip", id="identity-not-weighed"),
         pytest.param("", ALL, None, id="empty"),
         pytest.param(None, ALL, None, id="absent"),
         pytest.param("GZIP", ALL, "gzip", id="upper-case"),
@@ -132,6 +138,8 @@ def test_negotiation(accept: str | None, encodings: tuple[str, ...], expected: s
     ("status", "headers", "body"),
     [
         pytest.param("204 No Content", HTML, [], id="204"),
+        pytest.param("205 Reset Content", HTML, [], id="205"),
+        pytest.param("205 Reset Content", HTML, [b""], id="205-empty-chunk"),
         pytest.param("304 Not Modified", HTML, [], id="304"),
         pytest.param(
             "206 Partial Content", [*HTML, ("Content-Range", "bytes 0-99/9999")], [PAGE], id="206"
@@ -200,7 +208,9 @@ def test_settled_by_headers_the_server_gets_the_apps_own_body(form: str) -> None
     assert header(result, "Content-Encoding") is None
 
 
-@pytest.mark.parametrize("length", ["\u00b2", "1\u00b9", " 12 ", "", "-4", "0x10"])
+@pytest.mark.parametrize(
+    "length", ["\u00b2", "1\u00b9", " 12 ", "", "-4", "0x10", "9" * 5000, "0" * 5000 + "12"]
+)
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("form", ["list", "generator"])
 def test_content_length_that_is_not_a_length_never_crashes(
@@ -210,7 +220,10 @@ def test_content_length_that_is_not_a_length_never_crashes(
     app = Compress(make_app(form, [PAGE], headers=[*HTML, ("Content-Length", length)])[0])
     result = drive(app, environ=env("gzip", method=method))
     assert result.status == "200 OK"
-    if length.strip().isdigit() and length.strip().isascii():  # " 12 ": a length below min_size
+    if length == "9" * 5000:  # more digits than int() takes: absurd, not a length to use
+        assert header(result, "Content-Encoding") == ("gzip" if method == "GET" else None)
+    elif length.strip().isdigit() and length.strip().isascii():
+        # " 12 ", and 12 after 5000 zeros: a length below min_size
         assert header(result, "Content-Encoding") is None
     elif method == "GET":  # not a length: the body decides, and the page is worth it
         assert header(result, "Content-Encoding") == "gzip"
@@ -284,6 +297,77 @@ def test_vary(vary: str | None, accept: str | None, expected: str) -> None:
     headers = HTML + ([("Vary", vary)] if vary else [])
     result = drive(Compress(static([PAGE], headers)), environ=env(accept))
     assert header(result, "Vary") == expected
+
+
+def test_empty_streamed_body_is_left_alone() -> None:
+    # A generator that yields nothing: the body is known to be empty when the response starts.
+    app = Compress(make_app("generator", [], headers=HTML)[0])
+    result = drive(app, environ=env("gzip"))
+    assert result.body == b""
+    assert header(result, "Content-Encoding") is None
+    assert header(result, "Vary") == "Accept-Encoding"
+
+
+@pytest.mark.parametrize("name", ["Content-Digest", "Repr-Digest", "Content-MD5"])
+def test_a_digest_of_the_content_leaves_it_alone(name: str) -> None:
+    # RFC 9530: the digest covers the content as sent; compressing would make it false, and
+    # dropping it would break a signature that covers it (RFC 9421).
+    headers = [*HTML, (name, "sha-256=:AAAA:")]
+    result = drive(Compress(make_app("generator", [PAGE], headers=headers)[0]), environ=env())
+    assert header(result, "Content-Encoding") is None
+    assert header(result, name) == "sha-256=:AAAA:"
+    assert result.body == PAGE
+    assert header(result, "Vary") == "Accept-Encoding"
+
+
+def _conditional_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """A framework's conditional response (WebOb): a strong ETag, a 304 without a type."""
+    from webob import Response
+
+    response = Response(body=PAGE, content_type="text/html", conditional_response=True)
+    response.etag = "v1"
+    return response(environ, start_response)
+
+
+@pytest.mark.parametrize(
+    ("accept", "held", "etag", "vary"),
+    [
+        pytest.param("gzip", 'W/"v1"', 'W/"v1"', "Accept-Encoding", id="holds-compressed"),
+        pytest.param("gzip", '"v0", W/"v1"', 'W/"v1"', "Accept-Encoding", id="in-a-list"),
+        pytest.param("gzip", '"v1"', '"v1"', None, id="holds-identity"),
+        pytest.param(None, 'W/"v1"', '"v1"', None, id="would-not-compress-now"),
+    ],
+)
+def test_304_without_a_type_gets_the_etag_and_vary_of_its_200(
+    accept: str | None, held: str, etag: str, vary: str | None
+) -> None:
+    # RFC 9110 section 15.4.5: a 304 sends the ETag and Vary its 200 would have sent; the
+    # client holding W/"v1" holds our compressed copy (RFC 9111 section 4.3.4).
+    app = Compress(_conditional_app)
+    environ = {**env(accept), "HTTP_IF_NONE_MATCH": held}
+    result = drive(app, environ=environ)
+    assert result.status.startswith("304")
+    assert header(result, "ETag") == etag
+    assert header(result, "Vary") == vary
+
+
+def test_304_revalidates_the_compressed_200() -> None:
+    app = Compress(_conditional_app)
+    first = drive(app, environ=env("gzip"))
+    assert header(first, "Content-Encoding") == "gzip"
+    second = drive(app, environ={**env("gzip"), "HTTP_IF_NONE_MATCH": header(first, "ETag")})
+    assert second.status.startswith("304")
+    assert header(second, "ETag") == header(first, "ETag") == 'W/"v1"'
+    assert header(second, "Vary") == header(first, "Vary") == "Accept-Encoding"
+
+
+def test_304_of_an_image_gets_no_vary() -> None:
+    # A 304 without a type that does not stand for a compressed 200: Vary would spread to the
+    # cached image when the 304 freshens it.
+    app = Compress(static([], [("ETag", '"img"')], "304 Not Modified"))
+    result = drive(app, environ={**env("gzip"), "HTTP_IF_NONE_MATCH": '"img"'})
+    assert header(result, "Vary") is None
+    assert header(result, "ETag") == '"img"'
 
 
 def test_vary_on_small_and_304_but_not_on_other_types() -> None:

@@ -780,6 +780,37 @@ def test_observer_counts_every_form_and_ends_once(form: str, seen: list[Any]) ->
         assert isinstance(result.server_body, FileWrapper)
 
 
+@pytest.mark.parametrize("form", ["generator", "file_wrapper"])
+def test_observer_closes_the_body_when_taking_it_over_fails(form: str, seen: list[Any]) -> None:
+    class Failing(Seen):
+        def stream(self, body: Any) -> Any:
+            raise RuntimeError("cannot watch this body")
+
+        def wrap_file(self, body: Any) -> Any:
+            raise RuntimeError("cannot watch this body")
+
+    app, record = make_app(form, [b"abc"])
+    with pytest.raises(RuntimeError, match="cannot watch"):
+        drive(lambda e, s: Failing(e, s).run(app), validate=False)
+    assert closes(record) == 1
+    started = "200 OK" if form == "file_wrapper" else ""  # a generator starts when iterated
+    assert seen == [(started, 0, False, "RuntimeError")]
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 5000 + "2"])
+def test_observer_file_wrapper_with_an_absurd_content_length(length: str, seen: list[Any]) -> None:
+    # More digits than int() takes (4300): not a length to cap the file's size with.
+    app, record = make_app(
+        "file_wrapper",
+        [b"abc"],
+        headers=[("Content-Type", "text/plain"), ("Content-Length", length)],
+    )
+    result = drive(observed(app), validate=False)
+    assert result.body == b"abc"
+    assert seen == [("200 OK", 3 if length.startswith("9") else 2, True, None)]
+    assert closes(record) == 1
+
+
 @pytest.mark.parametrize("kind", [list, tuple])
 def test_observer_reads_a_list_bodys_progress_at_close(kind: type, seen: list[Any]) -> None:
     def app(environ: dict[str, Any], start_response: Any) -> Any:
