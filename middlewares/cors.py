@@ -26,12 +26,36 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # Fetch: these request headers are CORS-safelisted (with simple values) and browsers list them
 # in Access-Control-Request-Headers only for non-simple values (Content-Type: application/json).
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
-# RFC 6761 section 6.4: ".invalid" names never exist.  A regex that admits one admits hosts
-# nobody chose, i.e. it is a catch-all such as "https://.*" or "https?://[^/]+".
-_PROBES = (
-    "https://cors-probe.invalid",
-    "http://cors-probe.invalid",
-    "https://a.b.cors-probe.invalid:8443",
+# Origins nobody lists on purpose.  A regex that admits one admits hosts nobody chose, i.e. it
+# is a catch-all ("https://.*", "https?://[^/]+", "https://[a-z.]+", "https://.*\.com"), and
+# with credentials it would let any site read a user's data.  The hosts: names under ".invalid",
+# which never exist (RFC 6761 section 6.4), and made-up names under the commonest public
+# suffixes; with and without a hyphen ("https://[a-z.]+" admits "evil.com" but not
+# "cors-probe.invalid"); one, two and three labels; IPv4 and IPv6 literals from the
+# documentation ranges (RFC 5737, RFC 3849).  Each over https and http, without a port and with
+# the usual alternative ones.  A net for the common mistakes, not a proof that a regex is safe.
+_PROBE_HOSTS = (
+    "corsprobe.invalid",
+    "cors-probe.invalid",
+    "a.b.cors-probe.invalid",
+    "corsprobe",
+    "corsprobe.com",
+    "www.corsprobe.com",
+    "corsprobe.net",
+    "corsprobe.org",
+    "corsprobe.io",
+    "corsprobe.dev",
+    "corsprobe.app",
+    "corsprobe.co",
+    "corsprobe.co.uk",
+    "203.0.113.7",
+    "[2001:db8::7]",
+)
+_PROBES = tuple(
+    f"{scheme}://{host}{port}"
+    for host in _PROBE_HOSTS
+    for scheme in ("https", "http")
+    for port in ("", ":8080", ":8443")
 )
 # A dot-segment ("/./", "/../") in PATH_INFO: per-path rules are not applied to such a path.
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
@@ -255,12 +279,14 @@ def _regex(value: object, credentials: bool, where: str) -> re.Pattern[str] | No
         pattern = value
     else:
         raise TypeError(f"{where}allow_origin_regex must be a string or compiled str pattern")
-    if credentials and any(pattern.fullmatch(probe) for probe in _PROBES):
-        raise ValueError(
-            f"{where}allow_credentials=True cannot be combined with allow_origin_regex="
-            f"{pattern.pattern!r}, which admits any origin (it matches {_PROBES[0]!r}): "
-            "list the origins or anchor the regex to your domains"
-        )
+    if credentials:
+        admitted = next((probe for probe in _PROBES if pattern.fullmatch(probe)), None)
+        if admitted is not None:
+            raise ValueError(
+                f"{where}allow_credentials=True cannot be combined with allow_origin_regex="
+                f"{pattern.pattern!r}, which admits any origin (it matches {admitted!r}): "
+                "list the origins or anchor the regex to your domains"
+            )
     return pattern
 
 
@@ -348,8 +374,11 @@ class CORS:
     (the defaults), requests pass straight through.
 
     The origin regex is matched against the normalised origin (so write it in lower case).  A
-    regex is a catch-all, and refused with credentials, when it matches an origin under the
-    reserved ``.invalid`` domain (RFC 6761), e.g. ``https://.*`` or ``https?://[^/]+``.
+    regex is a catch-all, and refused with credentials, when it matches one of a set of probe
+    origins nobody lists on purpose (names under the reserved ``.invalid`` domain of RFC 6761,
+    made-up names under ``.com``, ``.net``, ``.org`` and other common suffixes, single-label
+    names, documentation IP addresses; http and https, with and without a port), e.g.
+    ``https://.*``, ``https?://[^/]+``, ``https://[a-z.]+`` or ``https://.*\\.com``.
 
     :param app: the WSGI application to wrap.
     :param allow_origins: origins (``scheme://host[:port]``) allowed to read responses; ``"*"``

@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -41,9 +42,14 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Host = uri-host [ ":" port ] (RFC 9110 section 7.2), with the host restricted to DNS names,
 # IPv4 and bracketed IPv6: no spaces, paths, userinfo or anything a URL would misread.
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::([0-9]{1,5}))?")
-# A path prefix: "/" then non-empty segments of RFC 3986 pchars.  Empty segments ("//evil.test")
-# are refused, as a prefix starting with "//" would make every redirect protocol-relative.
-_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+;=:@%-]+)*/?")
+# A path prefix: "/" then non-empty segments of RFC 3986 pchars, "%" only as a pct-encoded octet
+# (RFC 3986 sections 2.1 and 3.3).  Empty segments ("//evil.test") are refused, as a prefix
+# starting with "//" would make every redirect protocol-relative.
+_PREFIX = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+;=:@-]|%[0-9A-Fa-f]{2})+)*/?")
+# What the decoded prefix may not contain: an empty segment (as above), a "." or ".." segment
+# (a client removes those before sending, RFC 3986 section 5.2.4, and "/app/.." would climb out
+# of the prefix), or a control character (SCRIPT_NAME ends up in logs and HTML).
+_BAD_DECODED_PREFIX = re.compile(r"//|/\.\.?(?:/|\Z)|[\x00-\x1f\x7f]")
 # RFC 7239 section 6: obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-").
 _OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+")
 # RFC 7239 section 4: forwarded-pair = token "=" value, value = token / quoted-string, pairs
@@ -74,10 +80,21 @@ def _parse_node(value: str) -> str | None:
             return None
     else:
         address = value
+    if "%" in address:
+        # A zone id ("fe80::1%eth0") names an interface of the node that wrote it and means
+        # nothing here (RFC 4007 section 6, RFC 6874 section 1); RFC 7239 section 6 has no
+        # syntax for one.  Its text is arbitrary, so it must not reach REMOTE_ADDR or the logs.
+        return None
     try:
-        return str(ipaddress.ip_address(address))
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        # "::ffff:203.0.113.7" (RFC 4291 section 2.5.5.2) is an IPv4 client seen through a
+        # dual-stack socket: store the IPv4 form, which IPv4 allowlists and log searches know
+        # and which Python 3.11 and 3.13 print alike (the trust check unwraps peers the same way).
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def _node_port(text: str) -> bool:
@@ -110,9 +127,17 @@ def _parse_host(value: str) -> tuple[str, str | None] | None:
 
 
 def _parse_prefix(value: str) -> str | None:
+    if not _PREFIX.fullmatch(value):
+        return None
+    # SCRIPT_NAME is decoded text, as PATH_INFO is (PEP 3333: "URL Reconstruction" quotes it
+    # again), and latin-1 "native strings" (PEP 3333, "Unicode Issues"); "%2F%2F" or "%2e%2e"
+    # become "//" and "..", so the checks are made on the decoded value.
+    decoded = unquote(value, encoding="latin-1")
+    if _BAD_DECODED_PREFIX.search(decoded):
+        return None
     # SCRIPT_NAME never ends with "/" (PEP 3333, URL reconstruction), so "/app/" becomes "/app"
     # and "/" adds nothing.
-    return (value.rstrip("/") or None) if _PREFIX.fullmatch(value) else None
+    return decoded.rstrip("/") or None
 
 
 def _split_host(host: str) -> tuple[str, str | None]:
@@ -227,6 +252,11 @@ def parse_forwarded(header: str) -> list[dict[str, str]]:
 def _parse_trusted(trusted: Iterable[str]) -> tuple[bool, bool, tuple[Network, ...]]:
     if isinstance(trusted, str):
         raise TypeError(f"trusted must be a list of addresses, not a string: trusted=[{trusted!r}]")
+    if isinstance(trusted, bytes) or not isinstance(trusted, Iterable):
+        raise TypeError(
+            f"trusted must be a list of addresses and networks, e.g. trusted=['10.0.0.2'], "
+            f"not {trusted!r}"
+        )
     any_peer = unix = False
     networks: list[Network] = []
     for entry in trusted:
@@ -237,13 +267,34 @@ def _parse_trusted(trusted: Iterable[str]) -> tuple[bool, bool, tuple[Network, .
         elif entry.strip().lower() == "unix":
             unix = True
         else:
-            try:
-                networks.append(ipaddress.ip_network(entry.strip()))
-            except ValueError as exc:
-                raise ValueError(
-                    f"trusted: {entry!r} is not an address or network: {exc}"
-                ) from None
+            networks.append(_trusted_network(entry))
     return any_peer, unix, tuple(networks)
+
+
+def _trusted_network(entry: str) -> Network:
+    """One ``trusted`` entry as a network; an IPv4-mapped one as the IPv4 network it maps."""
+    text = entry.strip()
+    try:
+        network = ipaddress.ip_network(text)
+    except ValueError as exc:
+        try:
+            interface = ipaddress.ip_interface(text)
+        except ValueError:
+            interface = None
+        if isinstance(interface, ipaddress.IPv6Interface) and interface.ip.ipv4_mapped is not None:
+            # "::ffff:10.0.0.0/88" reaches outside the mapped range ::ffff:0:0/96.
+            raise ValueError(
+                f"trusted: {entry!r}: an IPv4-mapped network needs a prefix of /96 or more "
+                "('::ffff:10.0.0.0/104' is 10.0.0.0/8); write the IPv4 network instead"
+            ) from None
+        raise ValueError(f"trusted: {entry!r} is not an address or network: {exc}") from None
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is not None:
+        # The peer check compares a dual-stack peer "::ffff:10.0.0.2" as 10.0.0.2, so an entry
+        # written the way the access log shows it becomes the same IPv4 network (a /96 holds
+        # all of IPv4, RFC 4291 section 2.5.5.2: /104 is /8).
+        return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def _stripped(parse: Parser) -> Parser:
@@ -287,7 +338,8 @@ class ProxyFix:
 
     :param app: the WSGI application to call.
     :param x_for: how many ``X-Forwarded-For`` values to trust from the right; sets
-        ``REMOTE_ADDR``.  Default 1, or 0 when ``forwarded`` is set.
+        ``REMOTE_ADDR`` to the address in canonical form (an IPv4-mapped address as IPv4; an
+        address with a zone id is ignored).  Default 1, or 0 when ``forwarded`` is set.
     :param x_proto: the same for ``X-Forwarded-Proto``; sets ``wsgi.url_scheme`` (http, https;
         ws and wss are stored as http and https).  Default 1, or 0 when ``forwarded`` is set.
     :param x_host: the same for ``X-Forwarded-Host``; sets ``HTTP_HOST``, ``SERVER_NAME`` and
@@ -295,12 +347,14 @@ class ProxyFix:
     :param x_port: the same for ``X-Forwarded-Port``; sets ``SERVER_PORT`` and the port of
         ``HTTP_HOST`` (omitted when it is the scheme's default), and ``SERVER_NAME`` to the
         name in ``HTTP_HOST``.  Default 0.
-    :param x_prefix: the same for ``X-Forwarded-Prefix``; puts the prefix, without a trailing
-        slash, in front of ``SCRIPT_NAME``.  Default 0.
+    :param x_prefix: the same for ``X-Forwarded-Prefix``; puts the prefix, percent-decoded
+        (``SCRIPT_NAME`` holds the decoded path) and without a trailing slash, in front of
+        ``SCRIPT_NAME``.  Default 0.
     :param forwarded: how many elements of the RFC 7239 ``Forwarded`` header to trust from the
         right; ``for``, ``proto`` and ``host`` of the outermost trusted element are applied
         as above.  Cannot be combined with an ``x_*`` count.  Default 0.
-    :param trusted: addresses and CIDR networks of the proxies allowed to send these headers;
+    :param trusted: addresses and CIDR networks of the proxies allowed to send these headers
+        (IPv4-mapped ones, ``"::ffff:10.0.0.0/104"``, mean their IPv4 network, ``10.0.0.0/8``);
         ``"*"`` trusts every peer (Werkzeug's behaviour), ``"unix"`` trusts requests that came
         over a unix socket (``REMOTE_ADDR`` absent, empty, or not an IP address).
     """

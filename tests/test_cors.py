@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from webtest import TestApp
 
 from middlewares._wsgi import get_header
-from middlewares.cors import CORS
+from middlewares.cors import _PROBES, CORS, _normalise
 from tests.wsgi_helpers import Body, closes, drive, exc_info_now, make_app
 
 FORMS = ["list", "generator", "write", "file_wrapper"]
@@ -199,14 +199,64 @@ def test_bad_configuration_fails_at_construction(
 @pytest.mark.parametrize(
     "regex",
     [
-        r"https://[a-z0-9-]+\.example\.com",
-        r"https://(www|api)\.example\.com",
-        r"http://localhost:\d+",
-        r"http://127\.0\.0\.1:\d+",
+        pytest.param(r"https://[a-z0-9-]+\.example\.com", id="subdomains"),
+        pytest.param(r"https://(www|api)\.example\.com", id="alternatives"),
+        pytest.param(r"https://(app|admin)\.example\.org", id="alternatives-org"),
+        pytest.param(r"https://([a-z0-9-]+\.)*example\.com", id="apex-and-any-depth"),
+        pytest.param(r"https://.*\.example\.com", id="dot-star-under-own-domain"),
+        pytest.param(r"https://[a-z0-9.-]+\.example", id="under-reserved-example-tld"),
+        pytest.param(r"http://localhost:\d+", id="localhost-any-port"),
+        pytest.param(r"http://[a-z0-9-]+\.localhost:\d+", id="localhost-subdomains"),
+        pytest.param(r"http://127\.0\.0\.1:\d+", id="loopback-any-port"),
+        pytest.param(r"http://192\.168\.\d+\.\d+(:\d+)?", id="private-lan"),
     ],
 )
 def test_anchored_regexes_are_accepted_with_credentials(regex: str) -> None:
     CORS(Counting(), allow_origin_regex=regex, allow_credentials=True)
+
+
+# Each admits origins of sites nobody chose, e.g. https://evil.com; with credentials any such site
+# could read a user's private data.  One row per shape of catch-all the probes must catch.
+CATCH_ALL_REGEXES = [
+    pytest.param(r"https://[a-z.]+", id="host-chars-without-hyphen"),
+    pytest.param(r"https?://[\w.]+", id="word-chars-either-scheme"),
+    pytest.param(r"https://[a-z]+\.[a-z]+", id="two-labels"),
+    pytest.param(r"https://\w+\.\w+", id="two-word-labels"),
+    pytest.param(r"https://[^.]+\.[^.]+", id="two-labels-negated-class"),
+    pytest.param(r"https://.*\.com", id="any-dot-com"),
+    pytest.param(r"https://.+\.io", id="any-dot-io"),
+    pytest.param(r"https://(www\.)?[a-z]+\.(com|org|net)", id="common-suffixes"),
+    pytest.param(r"https://[a-z]+\.co\.uk", id="second-level-suffix"),
+    pytest.param(r"https://[a-z]+", id="single-label"),
+    pytest.param(r"http://[a-z.]+", id="http-only"),
+    pytest.param(r"https://[a-z.]+:\d+", id="port-required"),
+    pytest.param(r"http://[a-z0-9-]+\.[a-z]+:8080", id="alternative-port-only"),
+    pytest.param(r"https?://\d+\.\d+\.\d+\.\d+", id="any-ipv4-literal"),
+    pytest.param(r"https?://\[[0-9a-f:]+\]", id="any-ipv6-literal"),
+]
+
+
+@pytest.mark.parametrize("regex", CATCH_ALL_REGEXES)
+def test_catch_all_regex_is_refused_with_credentials(regex: str) -> None:
+    with pytest.raises(ValueError, match=r"allow_origin_regex=.* admits any origin"):
+        CORS(Counting(), allow_origin_regex=regex, allow_credentials=True)
+
+
+def test_catch_all_error_names_an_origin_the_regex_admits() -> None:
+    with pytest.raises(ValueError, match=re.escape("(it matches 'https://corsprobe.com')")):
+        CORS(Counting(), allow_origin_regex=r"https://.*\.com", allow_credentials=True)
+
+
+def test_catch_all_regex_is_allowed_without_credentials() -> None:
+    # A public, cookie-less API may admit every site; only credentials make that unsafe.
+    cors = CORS(Counting(), allow_origin_regex=r"https://[a-z.]+")
+    result = request(cors, "https://evil.com")
+    assert h(result, "Access-Control-Allow-Origin") == "https://evil.com"
+
+
+def test_probes_are_canonical_origins() -> None:
+    # The regex sees the normalised origin; a probe that is not in that form could never match.
+    assert all(_normalise(probe) == probe for probe in _PROBES)
 
 
 # --- actual requests --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
+from wsgiref.util import request_uri
 from wsgiref.validate import validator
 
 import pytest
@@ -139,6 +141,40 @@ X_CASES = [
     ),
     pytest.param({"x_for": 1}, {"X-Forwarded-For": "203.0.113.7,"}, NOTHING, id="for-empty-last"),
     pytest.param({"x_for": 0}, {"X-Forwarded-For": "203.0.113.7"}, NOTHING, id="for-off"),
+    pytest.param(
+        {"x_for": 1},
+        {"X-Forwarded-For": "::ffff:203.0.113.7"},
+        changed(REMOTE_ADDR="203.0.113.7"),
+        id="for-ipv4-mapped-unwrapped",
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"X-Forwarded-For": "::ffff:cb00:7107"},
+        changed(REMOTE_ADDR="203.0.113.7"),
+        id="for-ipv4-mapped-hex-unwrapped",
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"X-Forwarded-For": "[::FFFF:203.0.113.7]:4711"},
+        changed(REMOTE_ADDR="203.0.113.7"),
+        id="for-ipv4-mapped-bracket-port-unwrapped",
+    ),
+    pytest.param({"x_for": 1}, {"X-Forwarded-For": "fe80::1%eth0"}, NOTHING, id="for-zone-id"),
+    pytest.param(
+        {"x_for": 1}, {"X-Forwarded-For": "fe80::1%a b<script>"}, NOTHING, id="for-zone-id-markup"
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"X-Forwarded-For": "fe80::1%\x1b[31mred"},
+        NOTHING,
+        id="for-zone-id-terminal-escape",
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"X-Forwarded-For": "[fe80::1%25eth0]:80"},
+        NOTHING,
+        id="for-zone-id-uri-form",
+    ),
     # X-Forwarded-Proto
     pytest.param(
         {"x_proto": 1}, {"X-Forwarded-Proto": "https"}, changed(wsgi_url_scheme="https"), id="proto"
@@ -326,6 +362,77 @@ X_CASES = [
     ),
     pytest.param({"x_prefix": 1}, {"X-Forwarded-Prefix": "/a b"}, NOTHING, id="prefix-space"),
     pytest.param({"x_prefix": 1}, {"X-Forwarded-Prefix": "/a?b=1"}, NOTHING, id="prefix-query"),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/app.v2/.well"},
+        changed(SCRIPT_NAME="/app.v2/.well"),
+        id="prefix-dots-inside-names",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/my%20app"},
+        changed(SCRIPT_NAME="/my app"),
+        id="prefix-percent-decoded",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/caf%C3%a9"},
+        changed(SCRIPT_NAME="/caf\xc3\xa9"),
+        id="prefix-utf8-bytes-as-latin1",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/100%25"},
+        changed(SCRIPT_NAME="/100%"),
+        id="prefix-encoded-percent",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/app%2F"},
+        changed(SCRIPT_NAME="/app"),
+        id="prefix-encoded-trailing-slash",
+    ),
+    pytest.param({"x_prefix": 1}, {"X-Forwarded-Prefix": "/a%zz"}, NOTHING, id="prefix-bad-escape"),
+    pytest.param({"x_prefix": 1}, {"X-Forwarded-Prefix": "/a%"}, NOTHING, id="prefix-lone-percent"),
+    pytest.param(
+        {"x_prefix": 1}, {"X-Forwarded-Prefix": "/a%2"}, NOTHING, id="prefix-short-escape"
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/%2Fevil.test"},
+        NOTHING,
+        id="prefix-encoded-protocol-relative",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/a%2f%2fb"},
+        NOTHING,
+        id="prefix-encoded-empty-segment",
+    ),
+    pytest.param(
+        {"x_prefix": 1}, {"X-Forwarded-Prefix": "/app/.."}, NOTHING, id="prefix-dot-dot-segment"
+    ),
+    pytest.param(
+        {"x_prefix": 1}, {"X-Forwarded-Prefix": "/./app"}, NOTHING, id="prefix-dot-segment"
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/app/%2e%2E/admin"},
+        NOTHING,
+        id="prefix-encoded-dot-dot-segment",
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"X-Forwarded-Prefix": "/a%0d%0aSet-Cookie:x"},
+        NOTHING,
+        id="prefix-encoded-crlf",
+    ),
+    pytest.param(
+        {"x_prefix": 1}, {"X-Forwarded-Prefix": "/a%00"}, NOTHING, id="prefix-encoded-nul"
+    ),
+    pytest.param(
+        {"x_prefix": 1}, {"X-Forwarded-Prefix": "/a%7F"}, NOTHING, id="prefix-encoded-del"
+    ),
     # Combinations and defaults
     pytest.param(
         {},
@@ -393,6 +500,20 @@ def test_orig_records_absent_keys_as_none() -> None:
     assert seen[ORIG_KEY]["HTTP_HOST"] == ""
 
 
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        pytest.param("/my%20app", "http://internal:8000/my%20app/x", id="space"),
+        pytest.param("/caf%C3%A9", "http://internal:8000/caf%C3%A9/x", id="utf8"),
+        pytest.param("/a%2Bb", "http://internal:8000/a%2Bb/x", id="plus"),
+    ],
+)
+def test_prefix_url_reconstruction_gives_the_client_url(prefix: str, url: str) -> None:
+    # PEP 3333 "URL Reconstruction" quotes SCRIPT_NAME, so it must hold the decoded prefix.
+    seen = run({"X-Forwarded-Prefix": prefix}, x_prefix=1, environ={"PATH_INFO": "/x"})
+    assert request_uri(seen) == url
+
+
 def test_repeated_header_lines_joined_by_the_server_count_as_one_list() -> None:
     # Servers join repeated header lines with "," (RFC 9110 section 5.3); the count spans both.
     seen = run({"X-Forwarded-For": "6.6.6.6,203.0.113.7, 10.0.0.2"}, x_for=2)
@@ -417,6 +538,16 @@ HEADERS = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
         pytest.param(["2001:db8::/32"], "2001:db8:1::7", True, id="ipv6-cidr-inside"),
         pytest.param(["2001:db8::/32"], "2001:db9::7", False, id="ipv6-cidr-outside"),
         pytest.param(["fe80::/10"], "fe80::1%eth0", True, id="ipv6-scoped-peer"),
+        pytest.param(["::ffff:10.0.0.2"], "::ffff:10.0.0.2", True, id="mapped-entry-mapped-peer"),
+        pytest.param(["::ffff:10.0.0.2"], "10.0.0.2", True, id="mapped-entry-ipv4-peer"),
+        pytest.param(["::ffff:10.0.0.2"], "10.0.0.3", False, id="mapped-entry-is-one-address"),
+        pytest.param(["::ffff:10.0.0.0/104"], "::ffff:10.1.2.3", True, id="mapped-network-inside"),
+        pytest.param(["::ffff:10.0.0.0/104"], "10.1.2.3", True, id="mapped-network-ipv4-peer"),
+        pytest.param(
+            ["::ffff:10.0.0.0/104"], "::ffff:11.0.0.1", False, id="mapped-network-outside"
+        ),
+        pytest.param(["::ffff:0:0/96"], "198.51.100.1", True, id="mapped-96-is-all-ipv4"),
+        pytest.param(["::/0"], "::ffff:10.0.0.2", False, id="ipv6-supernet-not-ipv4-peers"),
         pytest.param(["10.0.0.0/8", "192.168.0.1"], "192.168.0.1", True, id="list"),
         pytest.param(["*"], "198.51.100.1", True, id="star-any-ip"),
         pytest.param(["*"], "", True, id="star-unix"),
@@ -571,6 +702,13 @@ F_CASES = [
         id="unterminated-quote-left",
     ),
     pytest.param(2, "garbage, for=203.0.113.7", NOTHING, id="malformed-trusted-element"),
+    pytest.param(1, 'for="[fe80::1%a b<script>]"', NOTHING, id="zone-id-ignored"),
+    pytest.param(
+        1,
+        'for="[::ffff:203.0.113.7]:4711"',
+        changed(REMOTE_ADDR="203.0.113.7"),
+        id="ipv4-mapped-unwrapped",
+    ),
     pytest.param(
         1, "for=203.0.113.7, ,", changed(REMOTE_ADDR="203.0.113.7"), id="empty-elements-skipped"
     ),
@@ -661,6 +799,25 @@ def test_trusted_as_a_bare_string_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "trusted",
+    [
+        pytest.param(None, id="none"),
+        pytest.param(5, id="int"),
+        pytest.param(b"10.0.0.1", id="bytes"),
+    ],
+)
+def test_trusted_not_a_list_is_refused_by_name(trusted: Any) -> None:
+    with pytest.raises(TypeError, match=r"trusted must be a list of addresses and networks"):
+        ProxyFix(echo_app()[0], trusted=trusted)
+
+
+@pytest.mark.parametrize("entry", ["::ffff:10.0.0.0/88", "::ffff:0:0/64"])
+def test_ipv4_mapped_prefix_shorter_than_96_is_refused_with_the_fix(entry: str) -> None:
+    with pytest.raises(ValueError, match=r"trusted: .* needs a prefix of /96 or more"):
+        ProxyFix(echo_app()[0], trusted=[entry])
+
+
+@pytest.mark.parametrize(
     "extra", [{"x_for": 1}, {"x_proto": 2}, {"x_host": 1}, {"x_port": 1}, {"x_prefix": 1}]
 )
 def test_forwarded_with_an_x_count_is_refused(extra: dict[str, int]) -> None:
@@ -742,6 +899,13 @@ FRAGMENTS = [
     "2001:db8::1",
     "[2001:db8::1]:80",
     "::ffff:1.2.3.4",
+    "fe80::1%eth0",
+    "%2F",
+    "%2e",
+    "%20",
+    "%0a",
+    "%zz",
+    "%",
     "443",
     "0",
     "65536",
@@ -777,9 +941,15 @@ def _element(header: str, n: int) -> str | None:
 def _same_ip(value: str, candidate: str) -> bool:
     """``value`` is the canonical form of the address in ``candidate`` (port/brackets aside)."""
     ipaddress.ip_address(value)  # raises if REMOTE_ADDR is not an address
-    return value in {
-        str(ipaddress.ip_address(part)) for part in _address_forms(candidate) if _is_ip(part)
-    }
+    return value in {_canonical_ip(part) for part in _address_forms(candidate) if _is_ip(part)}
+
+
+def _canonical_ip(text: str) -> str:
+    """The documented form: IPv4-mapped addresses as IPv4, everything else as ipaddress prints."""
+    address = ipaddress.ip_address(text)
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _address_forms(candidate: str) -> set[str]:
@@ -808,6 +978,7 @@ def _check_rewrite(
         }
     if "REMOTE_ADDR" in changed_keys:
         assert fields["for"] is not None
+        assert "%" not in seen["REMOTE_ADDR"]  # no zone id text
         assert _same_ip(seen["REMOTE_ADDR"], fields["for"])
     if "wsgi.url_scheme" in changed_keys:
         assert fields["proto"] is not None
@@ -832,8 +1003,11 @@ def _check_rewrite(
     if "SCRIPT_NAME" in changed_keys:
         prefix = fields.get("prefix")
         assert prefix is not None
-        assert seen["SCRIPT_NAME"] == prefix.rstrip("/") + before["SCRIPT_NAME"]
-        assert not seen["SCRIPT_NAME"].startswith("//")
+        decoded = unquote(prefix, encoding="latin-1").rstrip("/")
+        assert seen["SCRIPT_NAME"] == decoded + before["SCRIPT_NAME"]
+        assert "//" not in decoded
+        assert {".", ".."}.isdisjoint(decoded.split("/"))
+        assert not any(c < " " or c == "\x7f" for c in decoded)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
