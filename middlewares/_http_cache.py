@@ -8,15 +8,20 @@ Small pieces written here rather than taken from WebOb, each for a stated reason
 * ``Range``: WebOb's ``Range.parse`` reads ``bytes=-0`` as the whole file (RFC 9110 section
   14.1.1 makes it unsatisfiable) and silently keeps the first of several ranges; we need the
   three answers "ignore", "unsatisfiable" and "this slice" kept apart;
-* HTTP dates: :func:`email.utils.parsedate_tz` reads all three RFC 9110 section 5.6.7 formats;
-  results are cached per header value, since a browser repeats the value it was given.
+* HTTP dates: :func:`email.utils.parsedate_tz` is lenient (it reads the first of a list of
+  dates, skips trailing junk, takes day 32), but RFC 9110 sections 13.1.3 and 13.1.4 say a
+  recipient MUST ignore a value that is not a valid HTTP-date; one full-match regular
+  expression per section 5.6.7 format, then a range check of each field.  Results are cached
+  per header value, since a browser repeats the value it was given.
 """
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
-from email.utils import formatdate, mktime_tz, parsedate_tz
+import time
+from email.utils import formatdate
 
 __all__ = [
     "UNSATISFIABLE",
@@ -37,6 +42,22 @@ _HUGE = 10**_MAX_DIGITS
 #: :func:`parse_range` result for a range that cannot be satisfied (answer 416).
 UNSATISFIABLE = (-1, -1)
 
+# HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, then the obsolete rfc850-date and asctime.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH = "(?P<month>" + "|".join(_MONTHS) + ")"
+_TIME = "(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<sec>[0-9]{2})"
+_DAY_NAME = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_IMF_FIXDATE = re.compile(
+    rf"{_DAY_NAME}, (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME} GMT"
+)
+_RFC850 = re.compile(
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
+    rf"(?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME} GMT"
+)
+_ASCTIME = re.compile(
+    rf"{_DAY_NAME} {_MONTH} (?P<day>[0-9]{{2}}| [0-9]) {_TIME} (?P<year>[0-9]{{4}})"
+)
+
 
 def http_date(timestamp: float) -> str:
     """The IMF-fixdate form of ``timestamp`` (RFC 9110 section 5.6.7)."""
@@ -45,14 +66,36 @@ def http_date(timestamp: float) -> str:
 
 @functools.lru_cache(maxsize=256)
 def parse_http_date(value: str) -> int | None:
-    """Seconds since the epoch for an HTTP date in any of its three forms, ``None`` if invalid."""
-    parsed = parsedate_tz(value)
-    if parsed is None:
+    """Seconds since the epoch for an HTTP-date in any of its three forms, ``None`` if invalid.
+
+    Exactly the grammar of RFC 9110 section 5.6.7 (case-sensitive names, ``GMT``, two-digit
+    fields), with each field in range; anything else, a list of dates included, is ``None``.
+    The day name is not checked against the date, as no rule asks a recipient to.
+    """
+    value = value.strip(" \t")  # optional whitespace around a field value (section 5.5)
+    match = _IMF_FIXDATE.fullmatch(value) or _ASCTIME.fullmatch(value)
+    if match is not None:
+        year = int(match["year"])
+    else:
+        match = _RFC850.fullmatch(value)
+        if match is None:
+            return None
+        year = _two_digit_year(int(match["year"]))
+    month = _MONTHS.index(match["month"]) + 1
+    day, hour, minute, second = (int(match[name]) for name in ("day", "hour", "minute", "sec"))
+    # time-of-day runs 00:00:00 - 23:59:60, the 60 for a leap second (section 5.6.7); year 0000
+    # is in the grammar but not in the calendar timegm uses.
+    valid_time = hour < 24 and minute < 60 and second <= 60
+    if not valid_time or year < 1 or not 1 <= day <= calendar.monthrange(year, month)[1]:
         return None
-    try:
-        return int(mktime_tz(parsed))
-    except (OverflowError, ValueError):
-        return None
+    return calendar.timegm((year, month, day, hour, minute, second))
+
+
+def _two_digit_year(yy: int) -> int:
+    """RFC 9110 section 5.6.7: a rfc850-date more than 50 years ahead is in the past century."""
+    this_year = time.gmtime().tm_year
+    year = this_year - this_year % 100 + yy
+    return year - 100 if year > this_year + 50 else year
 
 
 def _tags(header: str) -> tuple[set[str], set[str]] | None:

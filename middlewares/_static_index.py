@@ -11,12 +11,13 @@ import mimetypes
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from middlewares._http_cache import http_date
-from middlewares._wsgi import add_vary, set_header
+from middlewares._wsgi import add_vary
 
 if TYPE_CHECKING:
     from middlewares._wsgi import Headers
@@ -99,7 +100,8 @@ class Variant:
 
     path: str
     size: int
-    mtime: int
+    mtime_ns: int  # as on disk: with size, tells a file changed since (StaticFiles._send)
+    mtime: int  # Last-Modified, never later than when the entry was made
     etag: str
     headers: Headers  # 200
     partial: Headers  # 206, without Content-Length and Content-Range
@@ -131,11 +133,19 @@ def content_type(name: str, overrides: tuple[tuple[str, str], ...]) -> str:
 
 
 def _variant(
-    path: str, st: os.stat_result, coding: str | None, common: Headers, options: Options
+    path: str,
+    st: os.stat_result,
+    coding: str | None,
+    common: Headers,
+    error: Headers,
+    options: Options,
 ) -> Variant:
     tag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
     etag = f'"{tag}-{coding}"' if coding else f'"{tag}"'
-    mtime = int(st.st_mtime)
+    # RFC 9110 section 8.8.2.1: never a Last-Modified later than the response's Date; a file
+    # dated in the future gets the time its entry is made (index mode: start-up, which every
+    # later Date follows).  304s and If-Range compare with this same value.
+    mtime = min(int(st.st_mtime), int(time.time()))
     validators: Headers = [("ETag", etag), ("Last-Modified", http_date(mtime))]
     ctype, *rest = common  # Content-Type first, then Cache-Control, Vary and the extra headers
     coded: Headers = [("Content-Encoding", coding)] if coding else []
@@ -143,62 +153,84 @@ def _variant(
     headers = [ctype, ("Content-Length", str(st.st_size)), *partial[1:]]
     not_modified = [*validators, *rest]
     # An empty 416 still names its type: wsgiref.validate refuses any status but 204/304
-    # without Content-Type (PEP 3333 validators run in front of apps in development).
+    # without Content-Type (PEP 3333 validators run in front of apps in development).  It has
+    # no Cache-Control of ours: "public" or "max-age" would let a shared cache store it (RFC
+    # 9111 section 3) and hand one client's bad Range to everyone.
     unsatisfiable = [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Range", f"bytes */{st.st_size}"),
         ("Content-Length", "0"),
-        *rest,
+        *error,
     ]
     data = None
     if options.load_data and st.st_size <= options.max_in_memory:
         with open(path, "rb") as f:
             data = f.read()
     return Variant(
-        path, st.st_size, mtime, etag, headers, partial, not_modified, unsatisfiable, data
-    )
+        path, st.st_size, st.st_mtime_ns, mtime, etag, headers, partial, not_modified,
+        unsatisfiable, data,
+    )  # fmt: skip
 
 
 def build_file(
     path: str, url: str, st: os.stat_result, options: Options, contained: Callable[[str], bool]
 ) -> StaticFile:
     """The :class:`StaticFile` for ``path`` (already checked), served at ``url``."""
-    common: Headers = [
-        ("Content-Type", content_type(os.path.basename(path), options.content_types))
-    ]
-    if options.immutable is not None and options.immutable.search(url):
-        common.append(("Cache-Control", f"max-age={YEAR}, public, immutable"))
-    elif options.max_age is not None:
-        common.append(("Cache-Control", f"max-age={options.max_age}, public"))
-    twins: list[tuple[str, os.stat_result, str]] = []
-    if options.precompressed:
-        for suffix, coding in TWINS:
-            twin = path + suffix
-            try:
-                tst = os.stat(twin)
-            except (OSError, ValueError):
-                continue
-            # A twin older than its file is stale (edited since `compress` ran); one that
-            # does not shrink is not worth a Vary.
-            if (
-                stat.S_ISREG(tst.st_mode)
-                and tst.st_mtime_ns >= st.st_mtime_ns
-                and tst.st_size < st.st_size
-                and contained(twin)
-            ):
-                twins.append((twin, tst, coding))
+    twins = _twins(path, st, options, contained)
+    vary: Headers = []
     if twins:
-        add_vary(common, "Accept-Encoding")  # RFC 9110 section 12.5.5
+        add_vary(vary, "Accept-Encoding")  # RFC 9110 section 12.5.5
+    # The extra headers: Vary merges into ours, the rest go out as given (two Link headers
+    # stay two), after our Cache-Control, which a Cache-Control of theirs replaces.
+    extra: Headers = []
     for name, value in options.headers:
         if name.lower() == "vary":
-            add_vary(common, value)
+            add_vary(vary, value)
         else:
-            set_header(common, name, value)
-    twins.sort(key=lambda item: item[1].st_size)  # smallest accepted first
-    by_coding: dict[str | None, Variant] = {None: _variant(path, st, None, common, options)}
+            extra.append((name, value))
+    ctype = ("Content-Type", content_type(os.path.basename(path), options.content_types))
+    common: Headers = [ctype, *_cache_control(url, options), *vary, *extra]
+    error: Headers = [*vary, *extra]
+    by_coding: dict[str | None, Variant] = {None: _variant(path, st, None, common, error, options)}
     for twin, tst, coding in twins:
-        by_coding[coding] = _variant(twin, tst, coding, common, options)
+        by_coding[coding] = _variant(twin, tst, coding, common, error, options)
     return StaticFile(by_coding, tuple(coding for _, _, coding in twins))
+
+
+def _cache_control(url: str, options: Options) -> Headers:
+    if any(name.lower() == "cache-control" for name, _ in options.headers):
+        return []
+    if options.immutable is not None and options.immutable.search(url):
+        return [("Cache-Control", f"max-age={YEAR}, public, immutable")]
+    if options.max_age is not None:
+        return [("Cache-Control", f"max-age={options.max_age}, public")]
+    return []
+
+
+def _twins(
+    path: str, st: os.stat_result, options: Options, contained: Callable[[str], bool]
+) -> list[tuple[str, os.stat_result, str]]:
+    """The precompressed twins worth serving for ``path``, smallest first."""
+    twins: list[tuple[str, os.stat_result, str]] = []
+    if not options.precompressed:
+        return twins
+    for suffix, coding in TWINS:
+        twin = path + suffix
+        try:
+            tst = os.stat(twin)
+        except (OSError, ValueError):
+            continue
+        # A twin older than its file is stale (edited since `compress` ran); one that
+        # does not shrink is not worth a Vary.
+        if (
+            stat.S_ISREG(tst.st_mode)
+            and tst.st_mtime_ns >= st.st_mtime_ns
+            and tst.st_size < st.st_size
+            and contained(twin)
+        ):
+            twins.append((twin, tst, coding))
+    twins.sort(key=lambda item: item[1].st_size)  # smallest accepted first
+    return twins
 
 
 def is_twin(path: str) -> bool:
@@ -221,20 +253,23 @@ def walk(
     contained: Callable[[str], bool],
 ) -> Iterable[tuple[str, StaticFile | None]]:
     """Every (URL key, file) under ``root``; a ``None`` file marks a directory to redirect."""
-    seen: set[tuple[int, int]] = set()
     # followlinks=True, then prune by hand: symlinked directories inside the root are served
-    # as autorefresh would serve them; ones leading out are pruned unless follow_symlinks; a
-    # directory seen before (a symlink loop) is never walked twice.
+    # as autorefresh would serve them, an alias ("current -> v2") under both names; ones
+    # leading out are pruned unless follow_symlinks; a directory that is one of its own
+    # ancestors (a symlink loop) is not entered again.
+    ancestors: dict[str, frozenset[tuple[int, int]]] = {}  # by dirpath, itself included
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         try:
             dst = os.stat(dirpath)
         except OSError:
             dirnames[:] = []
             continue
-        if (dst.st_dev, dst.st_ino) in seen or not (follow_symlinks or contained(dirpath)):
+        above = ancestors.get(os.path.dirname(dirpath), frozenset())
+        node = (dst.st_dev, dst.st_ino)
+        if node in above or not (follow_symlinks or contained(dirpath)):
             dirnames[:] = []
             continue
-        seen.add((dst.st_dev, dst.st_ino))
+        ancestors[dirpath] = above | {node}
         rel = os.path.relpath(dirpath, root)
         parts = [] if rel == "." else rel.split(os.sep)
         try:
@@ -266,8 +301,7 @@ def walk(
                 yield key, entry
                 if name == index:
                     yield base + "/", entry
-                    if base:
-                        yield base, None
+                    yield base, None  # "" too: a root mount asked for as its SCRIPT_NAME
 
 
 def _utf8(name: str) -> str:

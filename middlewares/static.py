@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
+from io import FileIO
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
@@ -22,6 +24,9 @@ from middlewares._static_config import (
     Contained,
     checked_headers,
     content_types,
+    immutable_pattern,
+    index_name,
+    max_age_seconds,
     mounts,
     positive,
 )
@@ -75,7 +80,8 @@ class StaticFiles:
     Security: nothing outside ``directories`` is served: ``..`` in any encoding, backslashes,
     NUL, absolute paths and drive letters get 404; symlinks leading out and dotfiles are
     treated as absent (the request goes to the app) unless ``follow_symlinks``/``hidden``.
-    The index mode assumes files do not change while it runs: restart, or use ``autorefresh``.
+    The index mode does not see files added later, and keeps serving files it holds in memory
+    as they were; a file read from disk that changed since is served as ``autorefresh`` would.
 
     Usage::
 
@@ -94,8 +100,9 @@ class StaticFiles:
     :param follow_symlinks: serve symlinks whose target is outside the directory.
     :param hidden: serve dotfiles and files in dot-directories (``.env``, ``.git``).
     :param mimetypes: suffix -> ``Content-Type`` overrides, e.g. ``{".wasm": "application/wasm"}``.
-    :param headers: extra headers on every response StaticFiles answers (e.g. CORS); ``Vary``
-        merges, ``Cache-Control`` replaces ours, framing headers are refused.
+    :param headers: extra headers on every response StaticFiles answers (e.g. CORS), sent as
+        given, repeats included; ``Vary`` merges, ``Cache-Control`` replaces ours, framing
+        headers and values that are not latin-1 are refused.
     :param max_in_memory: files up to this many bytes are read into memory by the index.
     :param block_size: bytes per read (and per ``wsgi.file_wrapper`` block) for larger files.
     """
@@ -119,37 +126,36 @@ class StaticFiles:
     ) -> None:
         self.app = app
         self.autorefresh = autorefresh
-        self.index = index
+        self.index = index_name(index)
         self.hidden = hidden
         self.follow_symlinks = follow_symlinks
         self.block_size = positive("block_size", block_size)
         self.max_in_memory = positive("max_in_memory", max_in_memory, zero=True)
-        if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
-            raise ValueError(f"max_age must be a non-negative int or None, not {max_age!r}")
-        if index is not None and (not index or "/" in index or index.startswith(".")):
-            raise ValueError(f"index must be a plain file name or None, not {index!r}")
         extra = checked_headers(headers)
         self._extra = extra
+        # What a lookup on disk builds (autorefresh, or a file changed since it was indexed):
+        # nothing read ahead, so every body goes through _send's check of the open file.
         self.options = Options(
-            max_age=max_age,
-            immutable=re.compile(immutable) if isinstance(immutable, str) else immutable,
+            max_age=max_age_seconds(max_age),
+            immutable=immutable_pattern(immutable),
             content_types=content_types(mimetypes),
             headers=tuple(extra),
             precompressed=precompressed,
             max_in_memory=self.max_in_memory,
-            load_data=not autorefresh,
+            load_data=False,
         )
         # (prefix as PATH_INFO spells it, root, real root), longest prefix first
         self._mounts = mounts(directories)
         self._index: dict[str, StaticFile | _Redirect] | None = None
         if not autorefresh:
             self._index = {}
+            indexed = dataclasses.replace(self.options, load_data=True)
             for mount in self._mounts:
                 prefix, root, real = mount
                 for key, entry in walk(
                     prefix,
                     root,
-                    self.options,
+                    indexed,
                     index=index,
                     hidden=hidden,
                     follow_symlinks=follow_symlinks,
@@ -183,7 +189,12 @@ class StaticFiles:
         return self._redirect(environ, start_response)
 
     def _serve(
-        self, file: StaticFile, environ: WSGIEnvironment, start_response: StartResponse, head: bool
+        self,
+        file: StaticFile,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        head: bool,
+        looked_again: bool = False,
     ) -> Iterable[bytes]:
         get = environ.get
         variant = file.by_coding[
@@ -231,7 +242,7 @@ class StaticFiles:
                     ]
                     return self._send(
                         variant, "206 Partial Content", headers, first, length, environ,
-                        start_response,
+                        start_response, looked_again,
                     )  # fmt: skip
         if head:
             start_response("200 OK", list(variant.headers))
@@ -240,8 +251,9 @@ class StaticFiles:
             start_response("200 OK", list(variant.headers))
             return [variant.data]
         return self._send(
-            variant, "200 OK", list(variant.headers), 0, variant.size, environ, start_response
-        )
+            variant, "200 OK", list(variant.headers), 0, variant.size, environ, start_response,
+            looked_again,
+        )  # fmt: skip
 
     def _send(
         self,
@@ -252,6 +264,7 @@ class StaticFiles:
         length: int,
         environ: WSGIEnvironment,
         start_response: StartResponse,
+        looked_again: bool,
     ) -> Iterable[bytes]:
         """Send ``length`` bytes of the variant from ``first``; the file is closed on every path."""
         if variant.data is not None:
@@ -263,25 +276,60 @@ class StaticFiles:
         except OSError:  # removed since it was indexed: as if it never existed
             return self.app(environ, start_response)
         try:
-            if first:
-                file.seek(first)
-            if length <= self.max_in_memory:
-                data = file.read(length)
-                file.close()
-                start_response(status, headers)
-                return [data]
-            start_response(status, headers)
-            wrapper = environ.get("wsgi.file_wrapper")
-            if wrapper is not None and (
-                length == variant.size
-                or getattr(wrapper, "__module__", "").startswith(_CAPPING_SERVERS)
-            ):
-                body: Iterable[bytes] = wrapper(file, self.block_size)
-                return body
-            return FileBody(file, length, self.block_size)
+            st = os.fstat(file.fileno())
+            if st.st_size == variant.size and st.st_mtime_ns == variant.mtime_ns:
+                return self._body(
+                    file, variant, status, headers, first, length, environ, start_response
+                )
         except BaseException:
             file.close()
             raise
+        file.close()  # not the bytes its headers were made for
+        return self._changed(environ, start_response, looked_again)
+
+    def _body(
+        self,
+        file: FileIO,
+        variant: Variant,
+        status: str,
+        headers: Headers,
+        first: int,
+        length: int,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """Start the response and give ``length`` bytes of the open file from ``first``."""
+        if first:
+            file.seek(first)
+        if length <= self.max_in_memory:
+            data = file.read(length)
+            file.close()
+            start_response(status, headers)
+            return [data]
+        start_response(status, headers)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if wrapper is not None and (
+            length == variant.size
+            or getattr(wrapper, "__module__", "").startswith(_CAPPING_SERVERS)
+        ):
+            body: Iterable[bytes] = wrapper(file, self.block_size)
+            return body
+        return FileBody(file, length, self.block_size)
+
+    def _changed(
+        self, environ: WSGIEnvironment, start_response: StartResponse, looked_again: bool
+    ) -> Iterable[bytes]:
+        """The file on disk is not the one its headers describe: look it up again, once.
+
+        Its length, ``ETag`` and ``Last-Modified`` would frame and label other bytes (a strong
+        ETag names exact bytes, RFC 9110 section 8.8.3), so the request is answered as
+        autorefresh answers it.  A file that changes again meanwhile is being written: as if
+        it were absent, the app's turn.
+        """
+        found = None if looked_again else self._lookup(environ.get("PATH_INFO", ""))
+        if isinstance(found, StaticFile):
+            return self._serve(found, environ, start_response, False, looked_again=True)
+        return self.app(environ, start_response)
 
     def _plain(
         self, environ: WSGIEnvironment, start_response: StartResponse, status: str, headers: Headers
@@ -301,7 +349,8 @@ class StaticFiles:
     def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
         # "//host" would be a network-path reference (RFC 3986 section 4.2): keep it a path.
-        location = "/" + quote(raw, safe="/!$&'()*+,;=:@~").lstrip("/") + "/"
+        path = quote(raw, safe="/!$&'()*+,;=:@~").lstrip("/")
+        location = "/" + path + "/" if path else "/"
         query = environ.get("QUERY_STRING")
         if query:
             location += "?" + quote(query, safe="/?!$&'()*+,;=:@~%")

@@ -6,7 +6,9 @@ import gzip
 import io
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from wsgiref.util import FileWrapper
@@ -241,6 +243,23 @@ def test_redirect_keeps_script_name_and_never_leaves_the_host(tree: Path, mode: 
     assert dict(result.headers)["Location"] == "/mount/s/docs/"
 
 
+def test_root_mount_redirects_its_own_url_to_a_slash(tmp_path: Path, mode: str) -> None:
+    # Mounted at SCRIPT_NAME=/app, a request for "/app" arrives with PATH_INFO "".
+    _write(tmp_path / "index.html", b"<h1>home</h1>")
+    app = StaticFiles(fallback, directories={"/": tmp_path}, autorefresh=mode == "autorefresh")
+    result = drive(app, environ={"SCRIPT_NAME": "/app", "PATH_INFO": ""})
+    assert result.status == "302 Found"
+    assert dict(result.headers)["Location"] == "/app/"
+
+
+def test_root_mount_redirect_of_an_empty_path_stays_on_the_host(tmp_path: Path, mode: str) -> None:
+    # Both empty (PEP 3333 allows it): "/" + "" + "/" would be "//", a network-path reference.
+    _write(tmp_path / "index.html", b"<h1>home</h1>")
+    app = StaticFiles(fallback, directories={"/": tmp_path}, autorefresh=mode == "autorefresh")
+    result = drive(app, environ={"SCRIPT_NAME": "", "PATH_INFO": ""})
+    assert dict(result.headers)["Location"] == "/"
+
+
 def test_index_none_disables_directory_urls(make: Callable[..., StaticFiles]) -> None:
     client = TestApp(make(index=None))
     assert head(client.get("/static/docs/", status=404), "X-App") == "yes"
@@ -308,8 +327,39 @@ def test_if_modified_since_is_ignored_with_if_none_match(client: TestApp) -> Non
     client.get("/static/hello.txt", headers=headers, status=200)
 
 
-def test_invalid_if_modified_since_is_ignored(client: TestApp) -> None:
-    client.get("/static/hello.txt", headers={"If-Modified-Since": "yesterday"}, status=200)
+def test_if_modified_since_rfc850_year_far_ahead_is_in_the_past(client: TestApp) -> None:
+    # RFC 9110 section 5.6.7: "94" is 1994, not 2094 (more than 50 years ahead).
+    since = "Sunday, 06-Nov-94 08:49:37 GMT"
+    client.get("/static/hello.txt", headers={"If-Modified-Since": since}, status=200)
+
+
+# RFC 9110 sections 13.1.3 and 13.1.4: a recipient MUST ignore a value that is not a valid
+# HTTP-date (section 5.6.7).  Read leniently, each would be a date in {year}.
+INVALID_DATES = [
+    pytest.param("yesterday", id="not-a-date"),
+    pytest.param("Sun, 06 Dec {year} 08:49:37 GMT, Mon, 07 Dec {year} 08:49:37 GMT", id="list"),
+    pytest.param("Sun, 06 Dec {year} 08:49:37 GMT garbage", id="trailing-garbage"),
+    pytest.param("Sun, 32 Nov {year} 08:49:37 GMT", id="day-32"),
+    pytest.param("Sun, 29 Feb {year} 08:49:37 GMT", id="feb-29-not-a-leap-year"),
+    pytest.param("Sun, 06 Dec {year} 24:00:00 GMT", id="hour-24"),
+    pytest.param("Sun, 06 Dec {year} 08:60:00 GMT", id="minute-60"),
+    pytest.param("Sun, 06 dec {year} 08:49:37 GMT", id="lowercase-month"),
+    pytest.param("Sun, 06 Dec {year} 08:49:37 +0000", id="numeric-zone"),
+    pytest.param("Sun, 6 Dec {year} 08:49:37 GMT", id="one-digit-day"),
+    pytest.param("Sun Dec  6 08:49:37 {year} GMT", id="asctime-with-zone"),
+]
+
+
+@pytest.mark.parametrize("template", INVALID_DATES)
+def test_invalid_if_modified_since_is_ignored(client: TestApp, template: str) -> None:
+    since = template.format(year=2025)  # after the file's date: a 304 if it were read
+    client.get("/static/hello.txt", headers={"If-Modified-Since": since}, status=200)
+
+
+@pytest.mark.parametrize("template", INVALID_DATES)
+def test_invalid_if_unmodified_since_is_ignored(client: TestApp, template: str) -> None:
+    since = template.format(year=2021)  # before the file's date: a 412 if it were read
+    client.get("/static/hello.txt", headers={"If-Unmodified-Since": since}, status=200)
 
 
 def test_if_match_and_if_unmodified_since(client: TestApp) -> None:
@@ -371,6 +421,26 @@ def test_416_keeps_vary(client: TestApp) -> None:
     resp = client.get("/static/app.js", headers={"Range": "bytes=99999-"}, status=416)
     assert head(resp, "Vary") == "Accept-Encoding"
     assert head(resp, "Content-Range") == f"bytes */{len(JS)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/static/app.js", id="max-age"),
+        pytest.param("/static/style.0123abcd.css", id="immutable"),
+    ],
+)
+def test_416_has_no_cache_control_of_ours(client: TestApp, path: str) -> None:
+    # RFC 9111 section 3: "public" or "max-age" make any final status storable, and a shared
+    # cache's reuse ignores Range: one client's bad Range would be every client's answer.
+    resp = client.get(path, headers={"Range": "bytes=999999-"}, status=416)
+    assert head(resp, "Cache-Control") is None
+
+
+def test_416_keeps_a_cache_control_given_in_headers(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(headers={"Cache-Control": "no-store"}), lint=True)
+    resp = client.get("/static/hello.txt", headers={"Range": "bytes=99-"}, status=416)
+    assert head(resp, "Cache-Control") == "no-store"
 
 
 def test_416_passes_wsgiref_validate(make: Callable[..., StaticFiles]) -> None:
@@ -543,6 +613,40 @@ def test_extra_vary_is_merged(make: Callable[..., StaticFiles]) -> None:
     assert head(resp, "Vary") == "Accept-Encoding, Origin"
     assert head(resp, "X-Frame-Options") == "DENY"
     assert head(client.get("/static/hello.txt"), "Vary") == "Origin"
+
+
+LINKS = [
+    ("Link", "</static/app.js>; rel=preload; as=script"),
+    ("Link", "</static/style.0123abcd.css>; rel=preload; as=style"),
+]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({}, id="200"),
+        pytest.param({"HTTP_RANGE": "bytes=0-0"}, id="206"),
+        pytest.param({"HTTP_IF_NONE_MATCH": "*"}, id="304"),
+        pytest.param({"HTTP_RANGE": "bytes=999999-"}, id="416"),
+        pytest.param({"REQUEST_METHOD": "POST"}, id="405"),
+    ],
+)
+def test_repeated_extra_headers_are_all_sent(
+    make: Callable[..., StaticFiles], environ: dict[str, str]
+) -> None:
+    result = drive(make(headers=LINKS), environ={"PATH_INFO": "/static/big.bin", **environ})
+    assert [header for header in result.headers if header[0] == "Link"] == LINKS
+
+
+def test_cache_control_in_headers_replaces_ours(make: Callable[..., StaticFiles]) -> None:
+    client = TestApp(make(headers={"Cache-Control": "no-cache"}), lint=True)
+    resp = client.get("/static/style.0123abcd.css")
+    assert resp.headers.getall("Cache-Control") == ["no-cache"]
+
+
+def test_latin1_header_values_are_sent(make: Callable[..., StaticFiles]) -> None:
+    result = drive(make(headers={"X-Note": "caf\u00e9"}), environ={"PATH_INFO": "/static/app.js"})
+    assert ("X-Note", "caf\u00e9") in result.headers
 
 
 # --- security --------------------------------------------------------------------------------
@@ -778,6 +882,110 @@ def test_index_mode_falls_through_when_a_large_file_vanished(tmp_path: Path) -> 
     assert head(client.get("/s/big.bin", status=404), "X-App") == "yes"
 
 
+def _fresh_etag(root: Path, path: str) -> str:
+    """The ETag a new autorefresh StaticFiles gives ``path`` now."""
+    app = StaticFiles(fallback, directories={"/s": root}, autorefresh=True)
+    return dict(drive(app, environ={"PATH_INFO": path}).headers)["ETag"]
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        pytest.param(BIG[::-1] + b"more", id="resized"),
+        pytest.param(BIG[::-1], id="same-size"),
+    ],
+)
+def test_a_large_file_changed_on_disk_is_sent_with_its_new_headers(
+    tmp_path: Path, mode: str, new: bytes
+) -> None:
+    _write(tmp_path / "big.bin", BIG)
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    _write(tmp_path / "big.bin", new, mtime=1_750_000_000)  # a deploy without a restart
+    result = drive(app, environ={"PATH_INFO": "/s/big.bin"})
+    headers = dict(result.headers)
+    assert result.body == new
+    assert headers["Content-Length"] == str(len(new))
+    assert headers["Last-Modified"] == http_date(1_750_000_000)
+    assert headers["ETag"] == _fresh_etag(tmp_path, "/s/big.bin")
+
+
+def test_a_range_of_a_large_file_changed_on_disk_counts_its_new_size(
+    tmp_path: Path, mode: str
+) -> None:
+    _write(tmp_path / "big.bin", BIG)
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    new = BIG * 2
+    _write(tmp_path / "big.bin", new, mtime=1_750_000_000)
+    result = drive(app, environ={"PATH_INFO": "/s/big.bin", "HTTP_RANGE": "bytes=100000-"})
+    assert result.status == "206 Partial Content"
+    assert dict(result.headers)["Content-Range"] == f"bytes 100000-{len(new) - 1}/{len(new)}"
+    assert result.body == new[100000:]
+
+
+def test_a_large_file_that_keeps_changing_goes_to_the_app(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path / "big.bin", BIG)
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    opened: list[io.FileIO] = []
+    stamps = iter(range(1_750_000_000, 1_750_000_100))
+
+    def open_while_written(path: str, mode: str, **options: Any) -> io.FileIO:
+        os.utime(path, (next(stamps), next(stamps)))  # written to as it is opened, every time
+        opened.append(io.FileIO(path, "r"))
+        return opened[-1]
+
+    monkeypatch.setattr(static_module, "open", open_while_written, raising=False)
+    result = drive(app, environ={"PATH_INFO": "/s/big.bin"})
+    assert dict(result.headers).get("X-App") == "yes"
+    assert len(opened) == 2  # looked at again once
+    assert all(file.closed for file in opened)
+
+
+def test_a_directory_and_its_symlink_alias_are_both_served(tmp_path: Path, mode: str) -> None:
+    # A common layout: "current -> v2" beside "v2"; autorefresh has always served both.
+    _write(tmp_path / "v2" / "app.js", JS)
+    (tmp_path / "current").symlink_to(tmp_path / "v2")
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    client = TestApp(app, lint=True)
+    assert client.get("/s/v2/app.js").body == JS
+    assert client.get("/s/current/app.js").body == JS
+
+
+def test_index_mode_does_not_walk_into_a_symlink_loop(tmp_path: Path) -> None:
+    _write(tmp_path / "a" / "x.txt", b"x")
+    (tmp_path / "a" / "again").symlink_to(tmp_path / "a")  # a/again/again/... without end
+    client = TestApp(StaticFiles(fallback, directories={"/s": tmp_path}), lint=True)
+    assert client.get("/s/a/x.txt").body == b"x"
+    assert head(client.get("/s/a/again/x.txt", status=404), "X-App") == "yes"
+
+
+FUTURE = int(time.time()) + 10 * 365 * 86400  # a file dated by a clock ten years ahead
+
+
+def test_last_modified_is_never_in_the_future(tmp_path: Path, mode: str) -> None:
+    # RFC 9110 section 8.8.2.1: never later than the response's Date; use the time instead.
+    _write(tmp_path / "a.txt", b"x", mtime=FUTURE)
+    app = StaticFiles(fallback, directories={"/s": tmp_path}, autorefresh=mode == "autorefresh")
+    last_modified = dict(drive(app, environ={"PATH_INFO": "/s/a.txt"}).headers)["Last-Modified"]
+    assert parsedate_to_datetime(last_modified).timestamp() <= time.time()
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [pytest.param("If-Modified-Since", 304, id="304"), pytest.param("If-Range", 206, id="206")],
+)
+def test_conditions_compare_with_the_last_modified_sent(
+    tmp_path: Path, name: str, status: int
+) -> None:
+    # Index mode: the value sent is fixed at start-up.  (Autorefresh sends the time of each
+    # response for such a file: it looks modified every time, which is safe.)
+    _write(tmp_path / "a.txt", b"xyz", mtime=FUTURE)
+    client = TestApp(StaticFiles(fallback, directories={"/s": tmp_path}), lint=True)
+    last_modified = client.get("/s/a.txt").headers["Last-Modified"]
+    client.get("/s/a.txt", headers={name: last_modified, "Range": "bytes=0-0"}, status=status)
+
+
 # --- configuration --------------------------------------------------------------------------
 
 
@@ -792,14 +1000,30 @@ def test_index_mode_falls_through_when_a_large_file_vanished(tmp_path: Path) -> 
         pytest.param({"directories": {}}, TypeError, "non-empty", id="empty"),
         pytest.param({"directories": ["."]}, TypeError, "mapping", id="not-mapping"),
         pytest.param({"max_age": -1}, ValueError, "max_age", id="max-age"),
-        pytest.param({"max_age": "60"}, ValueError, "max_age", id="max-age-type"),
+        pytest.param({"max_age": "60"}, TypeError, "max_age", id="max-age-type"),
+        pytest.param({"max_age": True}, TypeError, "max_age", id="max-age-bool"),
+        pytest.param({"immutable": 5}, TypeError, "immutable", id="immutable-type"),
+        pytest.param({"immutable": re.compile(b"x")}, TypeError, "immutable",
+                     id="immutable-bytes-pattern"),
+        pytest.param({"immutable": "[0-9"}, ValueError, "immutable", id="immutable-regex"),
         pytest.param({"index": "a/b.html"}, ValueError, "index", id="index"),
+        pytest.param({"index": 5}, TypeError, "index", id="index-type"),
         pytest.param({"block_size": 0}, ValueError, "block_size", id="block-size"),
         pytest.param({"max_in_memory": -1}, ValueError, "max_in_memory", id="memory"),
         pytest.param({"headers": {"Content-Length": "1"}}, ValueError, "set by", id="framing"),
         pytest.param({"headers": {"X-A": "1\r\nX-B: 2"}}, ValueError, "invalid", id="crlf"),
         pytest.param({"headers": {"Bad Name": "1"}}, ValueError, "invalid", id="name"),
+        pytest.param({"headers": {"X-Note": "caf\u00e9 \u2603"}}, ValueError, "headers: .*latin-1",
+                     id="not-latin-1"),
+        pytest.param({"headers": "X-A: 1"}, TypeError, "headers", id="headers-str"),
+        pytest.param({"headers": [("X-A", "1", "2")]}, TypeError, "headers", id="headers-triple"),
         pytest.param({"mimetypes": {"txt": "text/plain"}}, ValueError, "mimetypes", id="mime"),
+        pytest.param({"mimetypes": {".x": 5}}, TypeError, "mimetypes", id="mime-type"),
+        pytest.param({"mimetypes": [".x"]}, TypeError, "mimetypes", id="mime-not-mapping"),
+        pytest.param({"mimetypes": {".x": "text/\u2603"}}, ValueError, "mimetypes",
+                     id="mime-not-latin-1"),
+        pytest.param({"directories": {"/s": 5}}, TypeError, "directories", id="dir-type"),
+        pytest.param({"directories": {"/s": b"."}}, TypeError, "directories", id="dir-bytes"),
     ],
 )  # fmt: skip
 def test_bad_configuration_is_refused_by_name(
