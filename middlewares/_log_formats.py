@@ -40,7 +40,7 @@ FIELDS: dict[str, str] = {
     "query": "QUERY_STRING, credentials redacted",
     "scheme": "wsgi.url_scheme",
     "protocol": "SERVER_PROTOCOL (HTTP/1.1)",
-    "status": "the status code sent (int); 500 when the app raised before sending anything",
+    "status": "the status code sent (int); 500 when the app raised before its response went out",
     "size": "body bytes actually sent (int)",
     "referer": "the Referer header, credentials in its query redacted",
     "user_agent": "the User-Agent header",
@@ -308,6 +308,10 @@ def make_formatter(spec: object) -> Callable[[Fields], str]:
         )
     try:
         spec.format_map(_SAMPLE)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"format={spec!r} cannot format the fields: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # KeyError, IndexError: parse() above lists only the outer fields, so one nested in a
+        # format spec ("{duration_ms:{width}}") is found wanting only here.
+        raise ValueError(
+            f"format={spec!r} cannot format the fields: {type(exc).__name__}: {exc}"
+        ) from None
     return spec.format_map

@@ -186,7 +186,12 @@ def conform(value: Any, tp: Any) -> Any:
         if callable(value):
             return value
         if isinstance(value, str) and ":" in value:
-            return import_string(value)
+            loaded = import_string(value)
+            if callable(loaded):
+                return loaded
+            # Refused here, not on the first request: every request would fail calling it.  Its
+            # type only: the value may be anything, a settings module's secret key included.
+            raise Invalid(f"{value!r} is not callable: its type is {type(loaded).__name__}")
     else:
         return _conform_plain(value, tp)
     raise Invalid(_expected(tp, value))

@@ -148,7 +148,9 @@ class ProfileEntry:
 def viewer_page(entries: list[ProfileEntry], prefix: str, token: str) -> bytes:
     """The listing page; each file's link is ``prefix/<file>?token=...``."""
     query = "?token=" + quote(token, safe="")
-    prefix = quote(prefix.rstrip("/"), safe="/") + "/"
+    # The prefix holds SCRIPT_NAME: the URL's bytes as latin-1 text (PEP 3333, "Unicode
+    # Issues"), so latin-1 gives the bytes back; UTF-8 would encode a non-ASCII mount twice.
+    prefix = quote(prefix.rstrip("/"), safe="/", encoding="latin-1") + "/"
     rows = []
     for entry in entries:
         request = f"{entry.meta.get('method', '?')} {entry.meta.get('path', '?')}"

@@ -773,7 +773,7 @@ class _EndingFile:
         r = self._responder
         if 0 <= self._read < r.bytes_sent:
             r.bytes_sent = self._read
-        else:
+        elif r.error is None:  # a read that raised ended nothing, even of an empty file
             r.completed = True
         r._close_body()
 

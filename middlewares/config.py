@@ -20,7 +20,6 @@ from __future__ import annotations
 import difflib
 import functools
 import os
-import re
 import tomllib
 import types
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._options import Invalid, conform, expand, import_string, options_of
-from .stack import Stack, describe
+from .stack import Stack, describe, shown
 
 __all__ = ["REGISTRY", "Config", "ConfigError", "Layer", "load", "resolve"]
 
@@ -46,7 +45,6 @@ REGISTRY: Mapping[str, str] = types.MappingProxyType(
 )
 
 _TOP_LEVEL = ("app", "middleware")
-_SECRET = re.compile(r"token|secret|password|passwd|credential", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -89,6 +87,11 @@ class Config:
                 wrapped = layer.layer(wrapped)
             except Exception as exc:
                 raise ConfigError(f"{self._where(layer)}: {type(exc).__name__}: {exc}") from exc
+            if not callable(wrapped):  # as stack() refuses it: every request would fail
+                raise ConfigError(
+                    f"{self._where(layer)}: returned {wrapped!r}, which is not a WSGI "
+                    "callable; a layer takes the app it wraps and returns an app"
+                )
         return Stack(self.app, tuple(layer.layer for layer in self.layers), wrapped)
 
     def describe(self) -> str:
@@ -96,29 +99,12 @@ class Config:
         lines = [f"{self.origin}: {len(self.layers)} layers, outermost first"]
         for layer in self.layers:
             lines.append(f"  {layer.index}. {layer.use} ({describe(layer.factory)})")
-            lines += [f"       {name} = {_shown(name, v)}" for name, v in layer.effective.items()]
+            lines += [f"       {name} = {shown(name, v)}" for name, v in layer.effective.items()]
         lines.append(f"  app: {self.app_name}")
         return "\n".join(lines)
 
     def _where(self, layer: Layer) -> str:
         return f"{self.origin}: layer {layer.index} (use = {layer.use!r})"
-
-
-def _shown(name: str, value: Any) -> str:
-    """An option's value as ``check`` prints it: secrets masked, sets sorted, apps by name."""
-    if value and _SECRET.search(name):
-        return "'***'"  # a token in a terminal or a CI log is a leaked token
-    if isinstance(value, frozenset | set):
-        return "{" + ", ".join(sorted(_shown(name, item) for item in value)) + "}"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k!r}: {_shown(name, v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_shown(name, item) for item in value) + "]"
-    if isinstance(value, str):
-        return repr(str(value))
-    if callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
-        return f"{value.__module__}:{value.__qualname__}"
-    return repr(value)
 
 
 def resolve(
@@ -138,6 +124,11 @@ def resolve(
                 data = tomllib.load(file)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{origin}: {exc}") from exc
+        except UnicodeDecodeError as exc:  # tomllib.load() reads only UTF-8 (TOML 1.0)
+            raise ConfigError(
+                f"{origin}: not UTF-8, which TOML requires: byte {exc.object[exc.start]:#04x} "
+                f"at offset {exc.start}"
+            ) from exc
     # ${CONFIG_DIR} is the file's directory, so a copied example finds its own files.
     environ = {**(os.environ if environ is None else environ), "CONFIG_DIR": directory}
     unknown = sorted(set(data) - set(_TOP_LEVEL))

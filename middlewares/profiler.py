@@ -83,8 +83,9 @@ class Profiler:
         format's extension; an existing file is never overwritten.
     :param sample_rate: the fraction of requests profiled, from 0.0 (none) to 1.0 (all).
     :param trigger: a header and query parameter name (e.g. ``"X-Profile"``) whose value, when
-        equal to ``viewer_token``, profiles this request whatever the sample rate; it is then
-        removed from the environ so the application never sees the secret.
+        equal to ``viewer_token``, profiles this request whatever the sample rate; the header
+        and the parameter are then both removed from the environ (also when sampling would have
+        picked the request anyway), so the application never sees the secret.
     :param formats: the files written into ``profile_dir``: any of ``"pstats"``,
         ``"speedscope"``, ``"callgrind"``, ``"html"``.
     :param viewer_path: a path (e.g. ``"/_profiler"``) serving a page that lists recent
@@ -172,7 +173,7 @@ class Profiler:
                 )
             self._viewer = Viewer(viewer_path, self._dir, viewer_token, tuple(FORMATS.values()))
 
-        # Per request, only these: one flag, one optional draw, one optional header lookup.
+        # Per request, only these: one optional trigger check, one flag, one optional draw.
         self._always = sample_rate >= 1.0
         self._rate = float(sample_rate)
         self._random = random.Random()  # noqa: S311 - sampling, not secrets
@@ -188,41 +189,45 @@ class Profiler:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._viewer is not None and self._viewer.claims(environ):
             return self._viewer(environ, start_response)
-        if (
-            self._always
-            or (self._draw is not None and self._draw() < self._rate)
-            or (self._trigger_header is not None and self._triggered(environ))
-        ):
+        # The trigger first, whatever sampling would choose: only _triggered() removes the
+        # secret, and a request that sampling picks must not carry it on to the app and the log.
+        if self._trigger_header is not None and self._triggered(environ):
+            return self._profile(environ, start_response)
+        if self._always or (self._draw is not None and self._draw() < self._rate):
             return self._profile(environ, start_response)
         return self.app(environ, start_response)
 
     # choosing ---------------------------------------------------------------------------------
 
     def _triggered(self, environ: WSGIEnvironment) -> bool:
+        """Whether the trigger header or a trigger query parameter carries the token.
+
+        If one does, every trigger header and parameter is removed: a request that carries the
+        secret twice (a header and a bookmarked URL) must not take the other one on.
+        """
         header = self._trigger_header or ""
         value = environ.get(header)
+        triggered = value is not None and self._is_token(value)
+        query = environ.get("QUERY_STRING", "")
         kept: list[str] | None = None
-        if value is None:
-            query = environ.get("QUERY_STRING", "")
-            if self._trigger not in query:  # a cheap test before splitting the query
-                return False
+        if self._trigger in query:  # a cheap test before splitting the query
             kept = []
             for part in query.split("&"):
                 name, _, raw = part.partition("=")
-                if value is None and unquote_plus(name) == self._trigger:
-                    value = unquote_plus(raw)
-                else:
+                if unquote_plus(name) != self._trigger:
                     kept.append(part)
-            if value is None:
-                return False
-        if not hmac.compare_digest(str(value).encode("utf-8", "surrogateescape"), self._token):
+                elif not triggered:
+                    triggered = self._is_token(unquote_plus(raw))
+        if not triggered:
             return False
         # The secret goes no further: the application and its logs never see it.
-        if kept is None:
-            del environ[header]
-        else:
+        environ.pop(header, None)
+        if kept is not None:
             environ["QUERY_STRING"] = "&".join(kept)
         return True
+
+    def _is_token(self, value: str) -> bool:
+        return hmac.compare_digest(str(value).encode("utf-8", "surrogateescape"), self._token)
 
     def _profile(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not _PROFILER_SLOT.acquire(blocking=False):

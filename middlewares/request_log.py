@@ -148,11 +148,13 @@ class RequestLogger:
         if isinstance(level, bool) or not isinstance(level, int):
             raise TypeError(f"level must be an int or a level name, not {level!r}")
         self.level = level
-        if isinstance(redact_query_params, str) or not all(
-            isinstance(name, str) for name in redact_query_params
-        ):
+        if isinstance(redact_query_params, str) or not isinstance(redact_query_params, Iterable):
             raise TypeError("redact_query_params must be a collection of parameter names")
-        self._redact = make_redactor(redact_query_params)
+        # Read once: a generator checked here would be empty by the time the redactor is built.
+        names = tuple(redact_query_params)
+        if not all(isinstance(name, str) for name in names):
+            raise TypeError("redact_query_params must be a collection of parameter names")
+        self._redact = make_redactor(names)
         self._clock = Clock()
         self._records = RecordMaker(logger, level, __file__, FIELDS)
 
@@ -211,7 +213,11 @@ class RequestLogger:
         if r.error is not None:
             outcome = "error"
             error_type = escape_text(type(r.error).__qualname__)
-            if r.bytes_sent == 0:  # nothing went out: the server answers 500 (PEP 3333)
+            if r.bytes_sent == 0 and not (r.completed and r.status):
+                # Nothing went out and the body did not run to its end (or no response was
+                # started): the server answers 500 (PEP 3333, "Error Handling").  A started body
+                # that ran to its end had its status sent with the (empty) body before close()
+                # raised: a 204, a 304 or a redirect reached the client as it was.
                 status = 500
         elif r.completed:
             outcome = "completed"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,17 +14,44 @@ __all__ = ["Stack", "stack"]
 
 Layer = Callable[[Any], Any]
 
+# Option names whose values :func:`shown` masks (``viewer_token``, ``client_secret``...).
+_SECRET = re.compile(r"token|secret|password|passwd|credential", re.IGNORECASE)
+
 
 def describe(layer: object) -> str:
-    """A short readable name for a layer: ``Compress``, ``ProxyFix(x_for=2)``, ``<lambda>``."""
+    """A short readable name for a layer: ``Compress``, ``ProxyFix(x_for=2)``, ``<lambda>``.
+
+    A keyword option is shown as :func:`shown` shows it: a secret's value is masked.
+    """
     if isinstance(layer, functools.partial):
         args = [repr(a) for a in layer.args]
-        args += [f"{key}={value!r}" for key, value in layer.keywords.items()]
+        args += [f"{key}={shown(key, value)}" for key, value in layer.keywords.items()]
         return f"{describe(layer.func)}({', '.join(args)})"
     name = getattr(layer, "__qualname__", None) or getattr(layer, "__name__", None)
     if isinstance(name, str):
         return name.rsplit("<locals>.", 1)[-1]  # a layer defined in a function: its own name
     return repr(layer)
+
+
+def shown(name: str, value: Any) -> str:
+    """An option's value as a stack's ``repr()`` and ``middlewares check`` show it.
+
+    The value of an option whose name says it is a secret (``viewer_token``) is masked; sets
+    are sorted, so the text is the same from run to run; apps are shown by name.
+    """
+    if value and _SECRET.search(name):
+        return "'***'"  # a token in a terminal, a CI log or a traceback is a leaked token
+    if isinstance(value, frozenset | set):
+        return "{" + ", ".join(sorted(shown(name, item) for item in value)) + "}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {shown(name, v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(shown(name, item) for item in value) + "]"
+    if isinstance(value, str):
+        return repr(str(value))
+    if callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
+        return f"{value.__module__}:{value.__qualname__}"
+    return repr(value)
 
 
 class Stack:

@@ -68,6 +68,31 @@ def test_check_runs_the_constructors_own_validation(
     assert "ValueError: times must be at least 1, got 0" in capsys.readouterr().err
 
 
+def test_check_of_a_file_that_is_not_utf8_exits_1_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(GOOD.replace('"outer"', '"caf\xe9"').encode("latin-1"))
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"middlewares check: error: {path}: not UTF-8")
+
+
+def test_check_refuses_an_app_that_is_not_callable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_text(GOOD.replace("tests.config_layers:echo", "tests.wsgi_helpers:HELLO"))
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no stack, no OK
+    assert captured.err == (
+        f"middlewares check: error: {path}: app: "
+        "'tests.wsgi_helpers:HELLO' is not callable: its type is bytes\n"
+    )
+
+
 def test_check_of_a_missing_file_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -286,6 +286,22 @@ def test_app_that_is_not_module_attribute_is_an_error() -> None:
     assert message == "<config>: app: expected a callable or \"module:attribute\", got 'echo' (str)"
 
 
+def test_app_that_is_not_callable_is_an_error() -> None:
+    # Accepted, every request would fail calling it; its value is not shown (it may be a key).
+    message = error_of({"app": "tests.wsgi_helpers:HELLO"})
+    assert message == "<config>: app: 'tests.wsgi_helpers:HELLO' is not callable: its type is bytes"
+
+
+def test_an_app_option_that_is_not_callable_is_an_error() -> None:
+    # fallback is `WSGIApplication | None`: the union's message says what each arm expects.
+    message = error_of(
+        {"app": ECHO, "middleware": [{"use": TAGGER, "fallback": "tests.wsgi_helpers:HELLO"}]}
+    )
+    assert message.startswith(
+        f"<config>: layer 1 (use = '{TAGGER}'): option 'fallback': expected a callable"
+    )
+
+
 def test_missing_use_names_the_layer() -> None:
     message = error_of({"app": ECHO, "middleware": [{"tag": "x"}]})
     assert message == '<config>: layer 1: missing use = "short_name" or "module:Class"'
@@ -303,6 +319,18 @@ def test_constructor_rejection_names_the_layer() -> None:
     )
 
 
+def forgot_to_return(app: Any, *, level: int = 1) -> None:
+    """A layer factory with the classic bug: it builds the wrapper but does not return it."""
+
+
+def test_a_layer_returning_a_non_callable_names_the_layer() -> None:
+    message = error_of({"app": ECHO, "middleware": [{"use": TAGGER}, {"use": forgot_to_return}]})
+    assert message == (
+        "<config>: layer 2 (use = 'forgot_to_return'): returned None, which is not a WSGI "
+        "callable; a layer takes the app it wraps and returns an app"
+    )
+
+
 def test_unknown_top_level_key_is_an_error() -> None:
     assert "unknown top-level key 'middlewares'" in error_of({"app": ECHO, "middlewares": []})
 
@@ -314,6 +342,12 @@ def test_middleware_must_be_a_list_of_tables() -> None:
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "app = \n")
     assert error_of(path).startswith(f"{path}: ")
+
+
+def test_a_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_bytes(f'app = "{ECHO}"\n# caf\xe9\n'.encode("latin-1"))  # TOML is UTF-8 only
+    assert error_of(path) == f"{path}: not UTF-8, which TOML requires: byte 0xe9 at offset 38"
 
 
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
@@ -366,6 +400,23 @@ def test_describe_masks_secrets_and_names_apps() -> None:
     assert "       client_secret = '***'" in text.splitlines()
     assert "       fallback = tests.config_layers:other" in text.splitlines()
     assert "       names = ['b', 'a']" in text.splitlines()
+
+
+def test_repr_of_a_loaded_stack_masks_secrets() -> None:
+    # The layers are partials of the options: repr() shows them as `check` does, token masked.
+    token = "s3cret-token-0123456789"
+    app = load(
+        {
+            "app": ECHO,
+            "middleware": [
+                {"use": "profiler", "trigger": "X-Profile", "viewer_token": token, "sample_rate": 0}
+            ],
+        },
+        {},
+    )
+    assert repr(app) == (
+        "<Stack Profiler(trigger='X-Profile', viewer_token='***', sample_rate=0.0) -> echo>"
+    )
 
 
 @pytest.mark.parametrize("short_name", list(REGISTRY))

@@ -106,6 +106,13 @@ def test_coerce_rejects_text_that_is_not_the_annotation(
     assert message in str(error.value)
 
 
+def test_coerce_rejects_an_attribute_that_is_not_callable_where_an_app_is_expected() -> None:
+    from wsgiref.types import WSGIApplication
+
+    with pytest.raises(Invalid, match="is not callable: its type is bytes"):
+        coerce("tests.wsgi_helpers:HELLO", WSGIApplication)
+
+
 # --- filter_app(): a middleware from ini settings --------------------------------------------
 
 
@@ -225,6 +232,11 @@ def test_paste_deploy_reports_a_bad_value_by_option(tmp_path: Path) -> None:
 def test_app_factory_rejects_what_is_not_module_attribute() -> None:
     with pytest.raises(ConfigError, match=r"app: expected a callable or \"module:attribute\""):
         paste.app_factory({}, app="echo")
+
+
+def test_app_factory_rejects_an_attribute_that_is_not_callable() -> None:
+    with pytest.raises(ConfigError, match=r"app: 'tests.wsgi_helpers:HELLO' is not callable"):
+        paste.app_factory({}, app="tests.wsgi_helpers:HELLO")
 
 
 def test_the_site_ini_example_loads_outermost_first() -> None:

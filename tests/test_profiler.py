@@ -20,8 +20,10 @@ import pytest
 from webtest import TestApp
 
 from middlewares._profile_formats import call_tree
+from middlewares.dispatch import Dispatcher
 from middlewares.profiler import FORMATS, Profiler, _reseed
-from tests.wsgi_helpers import Body, closes, drive, make_app
+from middlewares.request_log import RequestLogger
+from tests.wsgi_helpers import Body, LogCapture, closes, drive, make_app
 
 # wsgiref.validate warns about the hostile method the viewer tests send on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
@@ -389,7 +391,7 @@ def test_forked_workers_draw_different_samples() -> None:
     assert rng.random() != random.Random(1).random()
 
 
-def trigger_app() -> tuple[Profiler, dict[str, Any]]:
+def trigger_app(sample_rate: float = 0.0) -> tuple[Profiler, dict[str, Any]]:
     seen: dict[str, Any] = {}
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -399,7 +401,7 @@ def trigger_app() -> tuple[Profiler, dict[str, Any]]:
         return [b"ok"]
 
     profiler = Profiler(
-        app, sample_rate=0.0, trigger="X-Profile", viewer_token=TOKEN, stream=io.StringIO()
+        app, sample_rate=sample_rate, trigger="X-Profile", viewer_token=TOKEN, stream=io.StringIO()
     )
     return profiler, seen
 
@@ -417,6 +419,21 @@ def trigger_app() -> tuple[Profiler, dict[str, Any]]:
         ),
         pytest.param({"QUERY_STRING": "X-Profiled=1"}, False, "X-Profiled=1", id="q-other-name"),
         pytest.param({"QUERY_STRING": "X-Profile"}, False, "X-Profile", id="query-no-value"),
+        pytest.param(
+            {"HTTP_X_PROFILE": TOKEN, "QUERY_STRING": f"a=1&X-Profile={TOKEN}"},
+            True,
+            "a=1",
+            id="header-and-query-both-removed",
+        ),
+        pytest.param(
+            {"HTTP_X_PROFILE": "nope", "QUERY_STRING": f"X-Profile={TOKEN}&b=2"},
+            True,
+            "b=2",
+            id="wrong-header-right-query",
+        ),
+        pytest.param(
+            {"QUERY_STRING": f"X-Profile=nope&X-Profile={TOKEN}"}, True, "", id="query-repeated"
+        ),
     ],
 )
 def test_trigger_needs_the_right_token(
@@ -429,6 +446,36 @@ def test_trigger_needs_the_right_token(
     assert seen["query"] == query_seen
     if profiled:
         assert seen["header"] is None  # the secret never reaches the app
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"HTTP_X_PROFILE": TOKEN}, id="header"),
+        pytest.param({"QUERY_STRING": f"a=1&X-Profile={TOKEN}"}, id="query"),
+    ],
+)
+@pytest.mark.parametrize("sample_rate", [1.0, 0.5])
+def test_trigger_is_removed_when_sampling_picks_the_request_too(
+    environ: dict[str, str], sample_rate: float
+) -> None:
+    # sample_rate=1.0 is the default: the trigger is checked (and removed) before sampling.
+    profiler, seen = trigger_app(sample_rate)
+    profiler._draw = lambda: 0.0  # type: ignore[assignment]  # the draw picks this request
+    drive(profiler, environ=environ)
+    assert profiler.profiled == 1
+    assert seen["header"] is None
+    assert TOKEN not in seen["query"]
+
+
+def test_trigger_never_reaches_the_access_log_in_the_recommended_order(log: LogCapture) -> None:
+    # docs/ordering.rst: RequestLogger outside Profiler; the logger reads the environ after the
+    # profiler has removed the secret (the logger's redaction does not know the trigger name).
+    profiler, _seen = trigger_app(1.0)
+    app = RequestLogger(profiler, logger=log.logger, format="{path}?{query}")
+    drive(app, environ={"PATH_INFO": "/slow", "QUERY_STRING": f"X-Profile={TOKEN}&a=1"})
+    assert profiler.profiled == 1
+    assert log.lines == ["/slow?a=1"]
 
 
 # --- the busy profiler -----------------------------------------------------------------------
@@ -563,6 +610,27 @@ def test_viewer_serves_files_escaped_and_refuses_others(viewer: TestApp) -> None
     viewer.get("/_profiler/notes.txt", headers=auth, status=404)
     viewer.post("/_profiler/", headers=auth, status=405)
     assert viewer.head("/_profiler/", headers=auth).body == b""
+
+
+def test_viewer_links_keep_a_non_ascii_mount_point(tmp_path: Path) -> None:
+    # SCRIPT_NAME is the URL's bytes as latin-1 text (PEP 3333): "/café" mounted by Dispatcher
+    # arrives as "/caf\xc3\xa9" and must go back out as /caf%C3%A9, not encoded a second time.
+    profiler = Profiler(
+        rows_app,
+        profile_dir=tmp_path,
+        formats=("html",),
+        viewer_path="/_profiler",
+        viewer_token=TOKEN,
+    )
+    site = Dispatcher(mounts={"/café": profiler})
+    mount = "/café".encode().decode("latin-1")
+    drive(site, environ={"PATH_INFO": mount + "/rows"})
+    page = drive(
+        site, environ={"PATH_INFO": mount + "/_profiler", "HTTP_X_PROFILER_TOKEN": TOKEN}
+    ).body
+    links = re.findall(rb'href="([^"?]*)', page)
+    assert len(links) == 1
+    assert links[0].startswith(b"/caf%C3%A9/_profiler/")
 
 
 # --- configuration ---------------------------------------------------------------------------

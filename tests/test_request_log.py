@@ -372,6 +372,38 @@ def test_exception_in_close_is_logged_and_raised(log: Capture) -> None:
     assert body.closed == 1
 
 
+@pytest.mark.parametrize("form", ["list", "generator"])
+def test_an_empty_body_whose_close_raises_keeps_the_status_sent(form: str, log: Capture) -> None:
+    # The body ran to its end, so the server sent the 204 (the headers go out when the body is
+    # exhausted, PEP 3333) before close() raised: the client got a 204, not a 500.
+    inner, record = make_app(form, [], status="204 No Content", headers=[])
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = inner(environ, start_response)
+        body.close_raises = True  # a teardown error
+        return body  # type: ignore[no-any-return]
+
+    with pytest.raises(OSError, match="boom in close"):
+        drive(logged(app, log, format="{status} {size} {outcome} {error_type}"))
+    assert log.lines == ["204 0 error OSError"]
+    assert closes(record) == 1
+
+
+def test_a_body_that_never_started_a_response_and_whose_close_raises_is_a_500(
+    log: Capture,
+) -> None:
+    # No status was ever given: the server answers 500 whatever the body did.
+    body = Body([], close_raises=True)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return body
+
+    with pytest.raises(OSError, match="boom in close"):
+        drive(logged(app, log, format="{status} {size} {outcome} {error_type}"))
+    assert log.lines == ["500 0 error OSError"]
+    assert body.closed == 1
+
+
 def test_error_page_via_exc_info_is_logged_with_its_status(log: Capture) -> None:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -488,6 +520,17 @@ def test_redaction_is_configurable() -> None:
     redact = make_redactor(["code", "State"])
     assert redact("code=abc&state=x&token=t") == "code=REDACTED&state=REDACTED&token=t"
     assert make_redactor([])("token=t") == "token=t"
+
+
+def test_redaction_names_from_a_generator_are_all_used(log: Capture) -> None:
+    # The annotation is Iterable[str]: a one-shot iterable is read once, checked and kept.
+    app, _ = make_app("list", [b"ok"])
+    names = (name for name in ["token", "code"])
+    drive(
+        logged(app, log, format="{query}", redact_query_params=names),
+        environ={"QUERY_STRING": "token=s3cret&code=abc&a=1"},
+    )
+    assert log.lines == ["token=REDACTED&code=REDACTED&a=1"]
 
 
 def test_redaction_can_be_turned_off(log: Capture) -> None:
@@ -753,6 +796,12 @@ def test_logger_object_and_webtest_lint(log: Capture) -> None:
         pytest.param({"format": "{nope}"}, ValueError, "unknown fields", id="unknown-field"),
         pytest.param({"format": "{path.x}"}, ValueError, "unknown fields", id="attribute"),
         pytest.param({"format": "{status:q}"}, ValueError, "cannot format", id="bad-spec"),
+        pytest.param(
+            {"format": "{duration_ms:{width}}"}, ValueError, "format=.*KeyError", id="nested-field"
+        ),
+        pytest.param(
+            {"format": "{path:{path[9]}}"}, ValueError, "format=.*IndexError", id="nested-index"
+        ),
         pytest.param({"format": "{path"}, ValueError, "not a valid format", id="unbalanced"),
         pytest.param({"format": 3}, TypeError, "format", id="not-a-string"),
         pytest.param({"logger": 3}, TypeError, "logger", id="logger"),
@@ -763,6 +812,7 @@ def test_logger_object_and_webtest_lint(log: Capture) -> None:
         pytest.param({"request_id_header": ""}, ValueError, "request_id_header", id="hdr-empty"),
         pytest.param({"redact_query_params": "token"}, TypeError, "redact", id="redact-str"),
         pytest.param({"redact_query_params": [1]}, TypeError, "redact", id="redact-int"),
+        pytest.param({"redact_query_params": 3}, TypeError, "redact", id="redact-not-iterable"),
     ],
 )
 def test_bad_configuration_is_refused_by_name(

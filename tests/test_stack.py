@@ -54,6 +54,17 @@ def test_repr_lists_layers_outermost_first() -> None:
     assert app.app is hello
 
 
+def locked(app: Any, *, api_token: str, realm: str = "site") -> Any:
+    """A layer with a secret option (its check is not the point here)."""
+    return app
+
+
+def test_repr_masks_the_value_of_a_secret_option() -> None:
+    # repr() ends up in tracebacks, debuggers and print(app): a token there is a leaked token.
+    app = stack(hello, functools.partial(locked, api_token="t0p-s3cret", realm="admin"))
+    assert repr(app) == "<Stack locked(api_token='***', realm='admin') -> hello>"
+
+
 def test_non_callable_layer_is_named_by_position() -> None:
     with pytest.raises(TypeError, match=r"layer 2 \('nope'\) is not callable"):
         stack(hello, Record, "nope")  # type: ignore[arg-type]

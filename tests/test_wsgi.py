@@ -359,6 +359,22 @@ def test_file_wrapper_read_error_is_the_response_error() -> None:
     assert Logging.log == [("200 OK", 4, False, "OSError")]
 
 
+class _UnreadableFile(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        raise OSError("disk went away")
+
+
+def test_file_wrapper_failing_first_read_is_not_completed() -> None:
+    # Nothing was read, and nothing claimed: the failed read must not count as the end.
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](_UnreadableFile(b""), 4)
+
+    with pytest.raises(OSError, match="disk went away"):
+        drive(middleware(Logging)(app), validate=False)
+    assert Logging.log == [("200 OK", 0, False, "OSError")]
+
+
 @pytest.mark.parametrize(("stop_after", "sent"), [(0, 0), (1, 4)])
 def test_file_wrapper_read_short_is_not_completed(stop_after: int, sent: int) -> None:
     app, record = make_app("file_wrapper", [b"abc", b"def", b"ghi"])
