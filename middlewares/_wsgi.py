@@ -40,6 +40,7 @@ __all__ = [
     "get_header",
     "import_string",
     "intercept",
+    "known_chunks",
     "merge_header_list",
     "merge_token",
     "parse_content_length",
@@ -221,6 +222,29 @@ def parse_content_length(value: str | None) -> int | None:
     return int(value)
 
 
+def known_chunks(body: object) -> list[bytes] | tuple[bytes, ...] | None:
+    """The list or tuple of chunks ``body`` will give, when that is known already, else ``None``.
+
+    ``body`` itself when it is one, or the one inside middlewares of ours that pass it on
+    unchanged (a :class:`Responder` that does not filter, an :class:`Observer`): a middleware
+    outside them (Compress giving a list an exact ``Content-Length``) sees what the
+    application returned.
+    """
+    while True:
+        kind = type(body)
+        if kind is list or kind is tuple:
+            return body  # type: ignore[return-value]
+        if kind is _Body:
+            r = body._r  # type: ignore[attr-defined]
+            if r.filters_body or r._pending:
+                return None
+            body = body._body  # type: ignore[attr-defined]
+        elif kind is _Listed:
+            body = body._body  # type: ignore[attr-defined]
+        else:
+            return None
+
+
 # --- content negotiation ---------------------------------------------------------------------
 
 
@@ -318,6 +342,12 @@ class Responder:
     #: application's own iterable then goes to the server untouched (zero cost per chunk).
     watch_end = True
 
+    #: Set to ``True`` in a subclass whose :meth:`start` needs to know an empty stream: when the
+    #: application started the response before returning an iterable that is neither a list,
+    #: a tuple nor the server's file wrapper, the response is then passed on at its first chunk
+    #: (``body=None``) or at its end (``body=()``, nothing came), not when the body is returned.
+    waits_for_a_chunk = False
+
     # Per-request state.  Defaults live on the class, so a request only pays for what it
     # changes (a Responder is created for every request; most of these are never written).
     status: str = ""
@@ -359,12 +389,14 @@ class Responder:
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> WriteCallable:
         """The ``start_response`` the wrapped application sees."""
+        if exc_info is not None and exc_info[0] is None:
+            exc_info = None  # sys.exc_info() outside a handler: no error (PEP 3333)
         if exc_info is None and not self._pending and self._server_write is None:
             self.status = status
             self.headers = list(headers)  # the app may reuse its list; never change it in place
             self._pending = True
             return self.write
-        if not exc_info or exc_info[0] is None:
+        if exc_info is None:
             raise RuntimeError("start_response called a second time without exc_info (PEP 3333)")
         sent = self.status, self.headers
         self.status = status
@@ -424,6 +456,9 @@ class Responder:
         """Take over ``body``, just returned by the application: the iterable for the server."""
         try:
             if self._pending:
+                if self.waits_for_a_chunk and self._streams(body):
+                    self._body_close = getattr(body, "close", None)
+                    return _Body(self, body)  # committed at its first chunk or at its end
                 if self._exc_info is None and not self.filters_body:
                     # _commit(body), inlined for the usual first start: one call less.
                     self._pending = False
@@ -449,6 +484,13 @@ class Responder:
         self._body_close = getattr(body, "close", None)
         return _Body(self, body)
 
+    def _streams(self, body: Iterable[bytes]) -> bool:
+        """Whether ``body`` is a stream: neither a list, a tuple nor the server's file wrapper."""
+        if known_chunks(body) is not None:
+            return False
+        wrapper = self.environ.get("wsgi.file_wrapper")
+        return not (isinstance(wrapper, type) and isinstance(body, wrapper))
+
     @staticmethod
     def runs_no_app_code(body: object) -> bool:
         """Whether ``body`` is a list or tuple, or what :meth:`run` returned around one.
@@ -463,8 +505,8 @@ class Responder:
                 body = body._body  # type: ignore[attr-defined]
             elif kind is _Listed:
                 return True
-            else:
-                return isinstance(body, (list, tuple))
+            else:  # a subclass of list may close() with code of the application's
+                return kind is list or kind is tuple
 
     def wrap_file(self, body: Iterable[bytes]) -> Iterable[bytes] | None:
         """Re-wrap a ``wsgi.file_wrapper`` body so the server still recognises it, or ``None``.
@@ -498,7 +540,15 @@ class Responder:
                 self.error = exc
             raise
         finally:
-            self._end()
+            try:
+                if self._pending and self.error is None:
+                    # Closed before its first chunk (the client went away), after the app
+                    # started the response: a layer that waits for a chunk (see
+                    # waits_for_a_chunk), ours or one inside, had not passed it on.  The
+                    # layers outside learn its status and headers all the same.
+                    self._commit(None)
+            finally:
+                self._end()
 
     def _end(self) -> None:
         if not self._ended:

@@ -14,6 +14,7 @@ from middlewares._wsgi import (
     choose_encoding,
     get_header,
     intercept,
+    known_chunks,
     parse_content_length,
     remove_header,
     set_header,
@@ -314,6 +315,7 @@ class _Compressing(Responder):
     """One response through :class:`Compress`: decides in :meth:`start`, then compresses."""
 
     watch_end = False  # an untouched body goes to the server as the app returned it
+    waits_for_a_chunk = True  # an empty stream is left alone, as an empty list is
     __slots__ = ("_flush", "_mw")
     _mw: Compress
     # Defaults on the class: the usual response (not compressed) never writes them.
@@ -335,8 +337,11 @@ class _Compressing(Responder):
         whole: bytes | None = None
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             whole = body[0]  # the common case, without a copy
-        elif isinstance(body, (list, tuple)) and all(type(chunk) is bytes for chunk in body):
-            whole = b"".join(body)
+        elif body is not None:
+            # A list or tuple, also inside a middleware that passes it on (a profiled one).
+            chunks = known_chunks(body)
+            if chunks is not None and all(type(chunk) is bytes for chunk in chunks):
+                whole = b"".join(chunks)
         head = self.environ.get("REQUEST_METHOD") == "HEAD"
         if whole:
             if len(whole) < mw._min:

@@ -353,7 +353,8 @@ class StaticFiles:
         location = "/" + path + "/" if path else "/"
         query = environ.get("QUERY_STRING")
         if query:
-            location += "?" + quote(query, safe="/?!$&'()*+,;=:@~%")
+            # PEP 3333 "Unicode Issues": the query is the request's bytes decoded as latin-1.
+            location += "?" + quote(query, safe="/?!$&'()*+,;=:@~%", encoding="latin-1")
         return self._plain(environ, start_response, "302 Found", [("Location", location)])
 
     # --- finding files ---------------------------------------------------------------------

@@ -671,3 +671,30 @@ def test_each_zstd_binding_round_trips(name: str, monkeypatch: pytest.MonkeyPatc
         result = drive(Compress(app, encodings=("zstd",)), environ=env("zstd"))
         assert header(result, "Content-Encoding") == "zstd"
         assert decode("zstd", result.body) == PAGE
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [lambda: iter(()), lambda: (chunk for chunk in []), lambda: Body([])],
+    ids=["iterator", "generator-expression", "iterable-with-close"],
+)
+def test_an_empty_stream_started_before_the_app_returned_is_left_alone(empty: Any) -> None:
+    # The usual form: start_response, then return an iterable that turns out to be empty.
+    # The response waits for its first chunk, so the empty body is known and sent as it is.
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", list(HTML))
+        return empty()  # type: ignore[no-any-return]
+
+    result = drive(Compress(app), environ=env("gzip"))
+    assert result.body == b""
+    assert header(result, "Content-Encoding") is None
+    assert header(result, "Vary") == "Accept-Encoding"
+
+
+def test_a_stream_that_is_closed_before_its_first_chunk_still_starts() -> None:
+    # The client went away before the first chunk: the server closes without iterating.  The
+    # response had started, so the layers outside (an access log) still learn its status.
+    app, record = make_app("list", [PAGE], headers=HTML)  # an iterable with close(), not a list
+    result = drive(Compress(app), environ=env("gzip"), stop_after=0)
+    assert (result.status, result.body) == ("200 OK", b"")
+    assert closes(record) == 1

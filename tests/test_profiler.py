@@ -20,6 +20,7 @@ import pytest
 from webtest import TestApp
 
 from middlewares._profile_formats import call_tree
+from middlewares.compress import Compress
 from middlewares.dispatch import Dispatcher
 from middlewares.profiler import FORMATS, Profiler, _reseed
 from middlewares.request_log import RequestLogger
@@ -678,3 +679,24 @@ def test_viewer_path_must_be_a_path(tmp_path: Path) -> None:
             viewer_path="_profiler",
             viewer_token=TOKEN,
         )
+
+
+@pytest.mark.parametrize(
+    "body", [[b"ok"], [], [b"<p>hello</p>" * 100]], ids=["tiny", "empty", "page"]
+)
+def test_a_profiled_response_is_framed_as_an_unprofiled_one(body: list[bytes]) -> None:
+    # The profiler measures the app and changes nothing: Compress outside it still sees the
+    # list (exact Content-Length, min_size, an empty body left alone).
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return list(body)
+
+    unprofiled, profiled = (
+        drive(
+            Compress(Profiler(app, sample_rate=rate, stream=io.StringIO())),
+            environ={"HTTP_ACCEPT_ENCODING": "gzip"},
+        )
+        for rate in (0.0, 1.0)
+    )
+    assert profiled.headers == unprofiled.headers
+    assert profiled.body == unprofiled.body

@@ -821,3 +821,25 @@ def test_bad_configuration_is_refused_by_name(
     app, _ = make_app("list", [b"ok"])
     with pytest.raises(error, match=match):
         RequestLogger(app, **options)
+
+
+class _ClosingList(list[bytes]):
+    """A list body with a close() of the application's (a PEP 3333 iterable like any other)."""
+
+    seen: list[str | None]
+
+    def close(self) -> None:
+        self.seen.append(current_request_id())
+
+
+@pytest.mark.parametrize("inner", [lambda app: app, Compress], ids=["direct", "under-Compress"])
+def test_the_close_of_a_list_subclass_runs_with_the_request_id(inner: Any) -> None:
+    body = _ClosingList([b"hello"])
+    body.seen = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    drive(RequestLogger(inner(app)), environ={"HTTP_X_REQUEST_ID": "req-42"})
+    assert body.seen == ["req-42"]

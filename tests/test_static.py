@@ -1055,3 +1055,15 @@ def test_names_no_url_may_reach_are_not_indexed(tmp_path: Path, mode: str, name:
 def test_head_of_an_error_has_no_body(client: TestApp) -> None:
     resp = client.head("/static/../secret.txt", status=404)
     assert resp.body == b""
+
+
+def test_directory_redirect_keeps_the_query_bytes(tmp_path: Path) -> None:
+    # PEP 3333 "Unicode Issues": QUERY_STRING is the request's bytes decoded as latin-1; the
+    # client sent q=%C3%A9 (UTF-8 for "é") and the Location carries the same bytes.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("x")
+    app = StaticFiles(lambda e, s: [], directories={"/static": str(tmp_path)})
+    query = b"q=\xc3\xa9".decode("latin-1")
+    result = drive(app, environ={"PATH_INFO": "/static/docs", "QUERY_STRING": query})
+    assert result.status == "302 Found"
+    assert dict(result.headers)["Location"] == "/static/docs/?q=%C3%A9"

@@ -22,6 +22,7 @@ from middlewares._wsgi import (
     get_header,
     import_string,
     intercept,
+    known_chunks,
     merge_header_list,
     merge_token,
     remove_header,
@@ -934,3 +935,47 @@ def test_watched_runs_every_step_of_the_body_through_run(seen: list[Any]) -> Non
     assert steps == ["iter", "next", "next", "next", "close"]
     assert seen == [("200 OK", 3, True, None)]
     assert closes(record) == 1
+
+
+@pytest.mark.parametrize("layer", ["Responder", "Observer"])
+def test_a_first_start_response_with_an_empty_exc_info_is_a_first_call(layer: str) -> None:
+    # sys.exc_info() outside a handler is (None, None, None): no error (PEP 3333), as wsgiref's
+    # own start_response takes it; it is not a second call.
+    kind = Responder if layer == "Responder" else Observer
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")], (None, None, None))
+        return [b"hello"]
+
+    result = drive(lambda e, s: kind(e, s).run(app))
+    assert (result.status, result.body) == ("200 OK", b"hello")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(lambda: [b"a"], [b"a"], id="list"),
+        pytest.param(lambda: (b"a",), (b"a",), id="tuple"),
+        pytest.param(lambda: iter([b"a"]), None, id="iterator"),
+        pytest.param(lambda: Body([b"a"]), None, id="iterable-with-close"),
+    ],
+)
+@pytest.mark.parametrize("inner", [Responder, Observer])
+def test_known_chunks_sees_a_list_through_layers_that_pass_it_on(
+    make: Any, expected: Any, inner: type[Responder]
+) -> None:
+    # What an outer layer (Compress) can know of the body before it is iterated.
+    seen: list[Any] = []
+
+    class Outer(Responder):
+        def start(self, status: str, headers: Any, body: Any) -> str:
+            seen.append(known_chunks(body))
+            return status
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return make()
+
+    result = drive(middleware(Outer)(lambda e, s: inner(e, s).run(app)))
+    assert result.body == b"a"
+    assert seen == [expected]
