@@ -49,6 +49,7 @@ def full_stack(
     """``app`` wrapped in all seven middlewares, outermost first."""
     return stack(
         app,
+        # x_host=1: only if your proxy *sets* X-Forwarded-Host (docs/middlewares/proxy_fix.rst).
         partial(ProxyFix, x_for=1, x_proto=1, x_host=1, x_prefix=1, trusted=trusted),
         partial(RequestLogger, logger=logger, format=log_format),
         partial(

@@ -96,7 +96,8 @@ class Config:
 
     def describe(self) -> str:
         """The stack outermost first, each layer with its effective options (for ``check``)."""
-        lines = [f"{self.origin}: {len(self.layers)} layers, outermost first"]
+        count = len(self.layers)
+        lines = [f"{self.origin}: {count} layer{'' if count == 1 else 's'}, outermost first"]
         for layer in self.layers:
             lines.append(f"  {layer.index}. {layer.use} ({describe(layer.factory)})")
             lines += [f"       {name} = {shown(name, v)}" for name, v in layer.effective.items()]

@@ -107,9 +107,12 @@ def _config_origin(origin: object, where: str) -> str:
         )
     for char, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment"), ("@", "userinfo")):
         if char in rest:
+            # The suggestion is the authority without its userinfo, which ends at the last "@"
+            # (the WHATWG URL parser's rule), so it is itself a valid origin.
+            host_port = re.split(r"[/?#]", rest)[0].rpartition("@")[2]
             raise ValueError(
                 f"{where}allow_origins: {origin!r} has {what}; an origin is only "
-                f"scheme://host[:port], e.g. {scheme + '://' + re.split(r'[/?#]', rest)[0]!r}"
+                f"scheme://host[:port], e.g. {scheme + '://' + host_port!r}"
             )
     canonical = _normalise(origin)
     if canonical is None:

@@ -54,8 +54,9 @@ def filter_app(
 ) -> WSGIApplication:
     """Wrap ``app`` in the middleware ``use`` (a short name), its options read from ini strings.
 
-    :raises ConfigError: naming the filter and the option: unknown option, a value that cannot
-        be read as the annotated type, or the constructor's own rejection.
+    :raises ConfigError: naming the entry point (``egg:...#name``) and the option: unknown
+        option, a value that cannot be read as the annotated type, or the constructor's own
+        rejection.
     """
     environ = os.environ if environ is None else environ
     where = f"[filter] use = egg:wsgi-middlewares#{use}"

@@ -14,7 +14,7 @@ __all__ = ["Stack", "stack"]
 
 Layer = Callable[[Any], Any]
 
-# Option names whose values :func:`shown` masks (``viewer_token``, ``client_secret``...).
+# Option names whose string values :func:`shown` masks (``viewer_token``, ``client_secret``...).
 _SECRET = re.compile(r"token|secret|password|passwd|credential", re.IGNORECASE)
 
 
@@ -36,10 +36,12 @@ def describe(layer: object) -> str:
 def shown(name: str, value: Any) -> str:
     """An option's value as a stack's ``repr()`` and ``middlewares check`` show it.
 
-    The value of an option whose name says it is a secret (``viewer_token``) is masked; sets
-    are sorted, so the text is the same from run to run; apps are shown by name.
+    A non-empty string (or bytes) in an option whose name says it is a secret (``viewer_token``)
+    is masked, also inside a list or a table; other values of such an option (a flag such as
+    ``allow_credentials``, ``None``) are not secrets and are shown.  Sets are sorted, so the text
+    is the same from run to run; apps are shown by name.
     """
-    if value and _SECRET.search(name):
+    if value and isinstance(value, str | bytes) and _SECRET.search(name):
         return "'***'"  # a token in a terminal, a CI log or a traceback is a leaked token
     if isinstance(value, frozenset | set):
         return "{" + ", ".join(sorted(shown(name, item) for item in value)) + "}"

@@ -93,6 +93,37 @@ def test_check_refuses_an_app_that_is_not_callable(
     )
 
 
+def test_check_masks_a_token_but_shows_the_credentials_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/cli.rst: only string values of secret-looking names are masked.
+    path = tmp_path / "stack.toml"
+    path.write_text(
+        'app = "tests.config_layers:echo"\n'
+        '[[middleware]]\nuse = "cors"\nallow_origins = ["https://a.example"]\n'
+        "allow_credentials = true\n"
+        '[[middleware]]\nuse = "profiler"\nsample_rate = 0.0\ntrigger = "X-Profile"\n'
+        'viewer_token = "s3cret-token-0123456789"\n'
+    )
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "       allow_credentials = True" in out.splitlines()
+    assert "       viewer_token = '***'" in out.splitlines()
+    assert "s3cret" not in out
+
+
+def test_check_shows_a_default_that_depends_on_other_options_as_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/cli.rst: ProxyFix's x_for and x_proto default to None, meaning 1 (0 with forwarded).
+    path = tmp_path / "stack.toml"
+    path.write_text('app = "tests.config_layers:echo"\n[[middleware]]\nuse = "proxy_fix"\n')
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "       x_for = None" in out
+    assert "       x_proto = None" in out
+
+
 def test_check_of_a_missing_file_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -402,6 +402,20 @@ def test_describe_masks_secrets_and_names_apps() -> None:
     assert "       names = ['b', 'a']" in text.splitlines()
 
 
+def test_describe_shows_a_secret_looking_flag() -> None:
+    # allow_credentials matches the secret pattern, but a boolean is no secret and matters.
+    config = resolve(
+        {
+            "app": ECHO,
+            "middleware": [
+                {"use": "cors", "allow_origins": ["https://a.example"], "allow_credentials": True}
+            ],
+        },
+        {},
+    )
+    assert "       allow_credentials = True" in config.describe().splitlines()
+
+
 def test_repr_of_a_loaded_stack_masks_secrets() -> None:
     # The layers are partials of the options: repr() shows them as `check` does, token masked.
     token = "s3cret-token-0123456789"
@@ -428,3 +442,8 @@ def test_every_short_name_imports_its_middleware_and_reads_its_signature(short_n
         == (REGISTRY[short_name])
     )
     assert layer.effective  # every middleware has keyword options with defaults
+
+
+def test_describe_says_one_layer_in_the_singular() -> None:
+    config = resolve({"app": ECHO, "middleware": [{"use": TAGGER, "tag": "a"}]}, {})
+    assert config.describe().splitlines()[0] == "<config>: 1 layer, outermost first"

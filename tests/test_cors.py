@@ -153,6 +153,18 @@ def test_listed_origins_and_regex_combine() -> None:
         pytest.param({"allow_origins": [A + "/api"]}, ValueError, "'https://a.example/api'"),
         pytest.param({"allow_origins": [A + "?x=1"]}, ValueError, "a query"),
         pytest.param({"allow_origins": ["https://u@a.example"]}, ValueError, "userinfo"),
+        pytest.param(
+            {"allow_origins": ["https://u:p@a.example:8443"]},
+            ValueError,
+            "e.g. 'https://a.example:8443'",
+            id="userinfo-suggestion-drops-it",
+        ),
+        pytest.param(
+            {"allow_origins": ["https://u@a.example/api"]},
+            ValueError,
+            "has a path; an origin is only scheme://host[:port], e.g. 'https://a.example'",
+            id="path-suggestion-drops-userinfo",
+        ),
         pytest.param({"allow_origins": ["a.example"]}, ValueError, "no scheme"),
         pytest.param({"allow_origins": ["https://"]}, ValueError, "not a valid"),
         pytest.param({"allow_origins": ["https://a b"]}, ValueError, "not a valid"),

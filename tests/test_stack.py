@@ -65,6 +65,30 @@ def test_repr_masks_the_value_of_a_secret_option() -> None:
     assert repr(app) == "<Stack locked(api_token='***', realm='admin') -> hello>"
 
 
+def guarded(app: Any, *, allow_credentials: bool = False, tokens: Any = None) -> Any:
+    """A layer whose option names look secret but whose flag value is not a secret."""
+    return app
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param({"allow_credentials": True}, "allow_credentials=True", id="flag"),
+        pytest.param({"tokens": None}, "tokens=None", id="none"),
+        pytest.param({"tokens": ""}, "tokens=''", id="empty-string"),
+        pytest.param({"tokens": b"t0p"}, "tokens='***'", id="bytes"),
+        pytest.param({"tokens": ["t0p", "s3c"]}, "tokens=['***', '***']", id="list-of-strings"),
+        pytest.param({"tokens": {"ci": "t0p"}}, "tokens={'ci': '***'}", id="table"),
+    ],
+)
+def test_repr_masks_only_string_values_of_secret_names(
+    options: dict[str, Any], expected: str
+) -> None:
+    # A security-relevant flag (CORS allow_credentials) must be visible in repr() and `check`.
+    app = stack(hello, functools.partial(guarded, **options))
+    assert repr(app) == f"<Stack guarded({expected}) -> hello>"
+
+
 def test_non_callable_layer_is_named_by_position() -> None:
     with pytest.raises(TypeError, match=r"layer 2 \('nope'\) is not callable"):
         stack(hello, Record, "nope")  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import signal
 import subprocess
@@ -190,34 +191,56 @@ def test_several_apps_share_one_process(server: str) -> None:
 # --- examples/flask_stack.py and examples/django_wsgi.py: stacks written in code ---------------
 
 
+def suggested_command(example: str, server: str) -> Callable[[int], list[str]]:
+    """The command line an example's docstring suggests for ``server``, on 127.0.0.1:port."""
+    require(server)
+    doc = ast.get_docstring(ast.parse((ROOT / example).read_text(encoding="utf-8"))) or ""
+    program = {"waitress": "waitress-serve", "gunicorn": "gunicorn"}[server]
+    lines = [line.split() for line in doc.splitlines() if line.split()[:1] == [program]]
+    assert len(lines) == 1, f"{example} suggests no single {program} command"
+    options = lines[0][1:]  # the suggested options and app, plus only the address below
+    address = "--listen" if server == "waitress" else "--bind"
+    return lambda port: [sys.executable, "-m", server, f"{address}=127.0.0.1:{port}", *options]
+
+
+FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+
+
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_flask_app_wrapped_in_code(server: str) -> None:
-    with serve("examples.flask_stack:app", server=server) as base:
+    # Served by the example's own command: ProxyFix sees the headers, the access lines appear.
+    with serve_command(suggested_command("examples/flask_stack.py", server)) as base:
         page = requests.get(
-            base + "/",
-            headers={"X-Forwarded-Proto": "https", "Origin": "https://app.example"},
-            timeout=TIMEOUT,
+            base + "/", headers={**FORWARDED, "Origin": "https://app.example"}, timeout=TIMEOUT
         )
         assert page.status_code == 200
         assert "<h1>Flask home</h1>" in page.text
         assert page.headers["Access-Control-Allow-Origin"] == "https://app.example"
-        assert page.headers["X-Request-ID"]
-        if server == "gunicorn":  # waitress deletes X-Forwarded-* from untrusted peers itself
-            assert 'href="https://127.0.0.1:' in page.text  # ProxyFix: the proxy's scheme
+        assert 'href="https://127.0.0.1:' in page.text  # ProxyFix: the proxy's scheme
+        request_id = page.headers["X-Request-ID"]
+        assert wait_for(lambda: request_id in server_log(base))
+        access = [line for line in server_log(base).splitlines() if request_id in line]
+        assert access[0].startswith("203.0.113.7 - - ["), access  # ProxyFix: the client
 
 
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_django_wsgi_wrapped_in_code(server: str) -> None:
-    with serve("examples.django_wsgi:application", server=server) as base:
-        page = requests.get(base + "/about/", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    with serve_command(suggested_command("examples/django_wsgi.py", server)) as base:
+        page = requests.get(
+            base + "/", headers={**FORWARDED, "Accept-Encoding": "gzip"}, timeout=TIMEOUT
+        )
         assert page.status_code == 200
-        assert page.headers["X-Request-ID"]
+        assert 'href="https://127.0.0.1:' in page.text  # build_absolute_uri: ProxyFix's scheme
+        request_id = page.headers["X-Request-ID"]
         css = requests.get(
             base + "/static/demo.css", headers={"Accept-Encoding": "gzip"}, timeout=TIMEOUT
         )
         assert css.status_code == 200
         assert "max-age=3600" in css.headers["Cache-Control"]
         assert css.headers["Content-Encoding"] == "gzip"  # Compress covers StaticFiles
+        assert wait_for(lambda: request_id in server_log(base))
+        access = [line for line in server_log(base).splitlines() if request_id in line]
+        assert access[0].startswith("203.0.113.7 - - ["), access
 
 
 # --- examples/site.ini: PasteDeploy, under gunicorn --paste and paste.deploy.loadapp ----------
