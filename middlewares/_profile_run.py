@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from middlewares._wsgi import Responder
+from middlewares._wsgi import Responder, is_file_wrapper
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -64,8 +64,7 @@ class ProfiledResponse(Responder):
         body = self.step(self._app, environ, start_response)
         if isinstance(body, list | tuple):
             return body  # iterating a list runs no application code
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper, type) and isinstance(body, wrapper):
+        if is_file_wrapper(body, environ):
             return body  # reading a file is not application code; the server keeps sendfile
         return _ProfiledBody(self, body)
 

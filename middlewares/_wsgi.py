@@ -40,6 +40,7 @@ __all__ = [
     "get_header",
     "import_string",
     "intercept",
+    "is_file_wrapper",
     "known_chunks",
     "merge_header_list",
     "merge_token",
@@ -220,6 +221,16 @@ def parse_content_length(value: str | None) -> int | None:
         if len(value) > _MAX_LENGTH_DIGITS:
             return None
     return int(value)
+
+
+def is_file_wrapper(body: object, environ: WSGIEnvironment) -> bool:
+    """Whether ``body`` is an instance of the server's ``wsgi.file_wrapper`` (sendfile's way).
+
+    PEP 3333 makes ``wsgi.file_wrapper`` optional and lets it be any callable; only a class
+    can be recognised afterwards.
+    """
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and isinstance(body, wrapper)
 
 
 def known_chunks(body: object) -> list[bytes] | tuple[bytes, ...] | None:
@@ -486,10 +497,7 @@ class Responder:
 
     def _streams(self, body: Iterable[bytes]) -> bool:
         """Whether ``body`` is a stream: neither a list, a tuple nor the server's file wrapper."""
-        if known_chunks(body) is not None:
-            return False
-        wrapper = self.environ.get("wsgi.file_wrapper")
-        return not (isinstance(wrapper, type) and isinstance(body, wrapper))
+        return known_chunks(body) is None and not is_file_wrapper(body, self.environ)
 
     @staticmethod
     def runs_no_app_code(body: object) -> bool:
@@ -517,8 +525,7 @@ class Responder:
         passes ``fileno``, ``read``, ``seek`` and ``tell`` through, so sendfile runs as before;
         its ``close()`` calls the original wrapper's ``close()`` once and then :meth:`end`.
         """
-        wrapper = self.environ.get("wsgi.file_wrapper")
-        if not isinstance(wrapper, type) or not isinstance(body, wrapper):
+        if not is_file_wrapper(body, self.environ):
             return None
         filelike = getattr(body, "filelike", None) or getattr(body, "file", None)
         blksize = getattr(body, "blksize", None) or getattr(body, "block_size", None) or 8192
@@ -526,6 +533,7 @@ class Responder:
             return None
         self.bytes_sent = _remaining(filelike, get_header(self.headers, "Content-Length"))
         self._body_close = getattr(body, "close", None)
+        wrapper = self.environ["wsgi.file_wrapper"]
         wrapped: Iterable[bytes] = wrapper(_EndingFile(filelike, self), blksize)
         return wrapped
 

@@ -380,8 +380,8 @@ class _Compressing(Responder):
         set_header(headers, "Content-Encoding", coding)
         # A compressed representation is not byte-identical (RFC 9110 section 8.8.1), and
         # byte ranges of it are not offered.
-        etag = (get_header(headers, "ETag") or "").strip()
-        if etag and not etag.startswith("W/"):
+        etag = _strong_etag(headers)
+        if etag is not None:
             set_header(headers, "ETag", "W/" + etag)
         remove_header(headers, "Accept-Ranges")
         self.filters_body = True

@@ -22,7 +22,14 @@ from middlewares._log_formats import (
     make_redactor,
 )
 from middlewares._log_records import RecordMaker
-from middlewares._wsgi import Headers, Observer, Responder, Watched, set_header
+from middlewares._wsgi import (
+    Headers,
+    Observer,
+    Responder,
+    Watched,
+    is_file_wrapper,
+    set_header,
+)
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -292,7 +299,4 @@ def _runs_no_app_code(body: Iterable[bytes], environ: WSGIEnvironment) -> bool:
     True for a tuple, the server's file wrapper, and a body of an inner middleware of ours
     around such a body (e.g. CORS or Compress around a list): only middleware code runs then.
     """
-    if Responder.runs_no_app_code(body):
-        return True
-    wrapper = environ.get("wsgi.file_wrapper")
-    return isinstance(wrapper, type) and isinstance(body, wrapper)
+    return Responder.runs_no_app_code(body) or is_file_wrapper(body, environ)

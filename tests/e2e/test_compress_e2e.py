@@ -70,6 +70,21 @@ def test_q_zero_gets_identity(page_url: str) -> None:
     assert response.content == PAGE
 
 
+def test_304_revalidates_the_compressed_copy(page_url: str) -> None:
+    # The client holds the compressed page, W/"page-v1"; the 304 must say so, with its Vary.
+    with requests.Session() as session:
+        page = session.get(page_url, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert page.headers["ETag"] == 'W/"page-v1"'
+        again = session.get(
+            page_url,
+            headers={"Accept-Encoding": "gzip", "If-None-Match": page.headers["ETag"]},
+            timeout=10,
+        )
+        assert again.status_code == 304
+        assert again.headers["ETag"] == 'W/"page-v1"'
+        assert again.headers["Vary"] == "Accept-Encoding"
+
+
 def test_head_gets_the_get_headers(page_url: str) -> None:
     get = requests.get(page_url, headers={"Accept-Encoding": "br"}, timeout=10)
     head = requests.head(page_url, headers={"Accept-Encoding": "br"}, timeout=10)

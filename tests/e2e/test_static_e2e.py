@@ -29,6 +29,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assets = base / "assets"
     assets.mkdir()
     (assets / "video.mp4").write_bytes(VIDEO)
+    (assets / "grows.bin").write_bytes(os.urandom(100_000))  # past max_in_memory: from disk
     (assets / "page.html").write_bytes(PAGE)
     (assets / "page.html.gz").write_bytes(gzip.compress(PAGE, 9, mtime=0))
     (assets / ".env").write_bytes(SECRET)
@@ -72,6 +73,22 @@ def test_large_file_reaches_the_server_as_its_file_wrapper(base_url: str) -> Non
     assert response.status_code == 200
     assert response.content == VIDEO
     assert _logged(base_url, "BODY /static/video.mp4 range=None file_wrapper=True")
+
+
+def test_a_file_changed_on_disk_goes_out_with_its_new_headers(base_url: str, root: Path) -> None:
+    # The index was built at start-up; the file changes under it.  On one connection, so a body
+    # that did not match its Content-Length would corrupt the request after it.
+    with requests.Session() as session:
+        before = session.get(base_url + "/static/grows.bin", timeout=10)
+        assert before.status_code == 200
+        new = os.urandom(len(before.content) + 50_000)
+        (root / "grows.bin").write_bytes(new)
+        after = session.get(base_url + "/static/grows.bin", timeout=10)
+        assert after.status_code == 200
+        assert after.content == new
+        assert after.headers["Content-Length"] == str(len(new))
+        assert after.headers["ETag"] != before.headers["ETag"]
+        assert session.get(base_url + "/static/page.html", timeout=10).content == PAGE
 
 
 @pytest.mark.parametrize(
